@@ -1,0 +1,16 @@
+"""aekit: representation learning with autoencoders.
+
+>>> import aekit
+>>> X, y = aekit.datasets.load_digits()
+>>> vae = aekit.VAE(latent_dim=2, epochs=5, random_state=0).fit(X)
+>>> vae.transform(X).shape
+(1797, 2)
+"""
+
+from aekit import data as datasets
+from aekit.estimators import VAE, AutoEncoder, BaseAutoEncoder
+from aekit.persistence import ModelFileError, load_estimator as load
+
+__version__ = "0.1.0"
+
+__all__ = ["VAE", "AutoEncoder", "BaseAutoEncoder", "ModelFileError", "datasets", "load", "__version__"]

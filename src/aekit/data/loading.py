@@ -1,0 +1,86 @@
+"""Read arrays from files: .npy (memory-mapped), .npz (MNIST layout or any named array), .csv.
+
+Nothing here downloads anything: every loader takes a path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SUPPORTED_SUFFIXES = (".npy", ".npz", ".csv")
+_NPZ_DATA_KEYS = ("x_train", "X", "x", "data", "X_train")
+_NPZ_LABEL_KEYS = {"x_train": "y_train", "X_train": "y_train", "X": "y", "x": "y", "data": "target"}
+
+
+@dataclass
+class LoadedData:
+    """Arrays read from a file; the test split and labels are present when the file has them."""
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    kind: str = "array"  # "array", "images" (uint8 pixels) or "table" (CSV)
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    with open(path, encoding="utf-8") as f:
+        first = f.readline()
+    try:
+        [float(v) for v in first.strip().split(",")]
+        skip = 0
+    except ValueError:
+        skip = 1  # a header line
+    try:
+        return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=skip, dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(
+            f"{path}: could not read a numeric table ({exc}). aekit expects comma-separated "
+            "numbers with an optional header line; encode categories as numbers first."
+        ) from None
+
+
+def _read_npz(path: Path) -> LoadedData:
+    with np.load(path, allow_pickle=False) as archive:
+        keys = list(archive.keys())
+        data_key = next((k for k in _NPZ_DATA_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
+        if data_key is None:
+            raise ValueError(
+                f"{path} holds arrays {keys}; name the data 'x_train' (and 'x_test', 'y_train', "
+                "'y_test') or 'X' (and 'y'), or save a single array."
+            )
+        label_key = _NPZ_LABEL_KEYS.get(data_key)
+        get = lambda k: archive[k] if k in keys else None  # noqa: E731
+        X = archive[data_key]
+        return LoadedData(
+            X=X,
+            y=get(label_key) if label_key else None,
+            X_test=get("x_test") if data_key == "x_train" else get("X_test"),
+            y_test=get("y_test"),
+            kind="images" if X.dtype == np.uint8 else "array",
+        )
+
+
+def load_data(path: str | os.PathLike) -> LoadedData:
+    """Load a data file by its suffix (.npy is memory-mapped, never read whole)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No data file at {path}; check the path (supported: {', '.join(SUPPORTED_SUFFIXES)}).")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            X = np.load(path, mmap_mode="r", allow_pickle=False)
+            return LoadedData(X=X, kind="images" if X.dtype == np.uint8 else "array")
+        if suffix == ".npz":
+            return _read_npz(path)
+    except (OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, ValueError) and str(path) in str(exc):
+            raise
+        raise ValueError(f"{path} could not be read as {suffix} ({exc}); is the file complete?") from None
+    if suffix == ".csv":
+        return LoadedData(X=_read_csv(path), kind="table")
+    raise ValueError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}.")

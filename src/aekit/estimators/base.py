@@ -1,0 +1,379 @@
+"""The scikit-learn face shared by every autoencoder estimator.
+
+An estimator owns a configuration (its constructor parameters) and, once fitted, a
+torch module (``module_``).  It knows numpy, validation, fitting and saving; the
+module knows tensors and losses.  Subclasses only say how to build their module
+(:meth:`BaseAutoEncoder._build_module`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from aekit.models.base import AutoencoderModule
+from aekit.nn.blocks import ACTIVATIONS, DEFAULT_HIDDEN
+from aekit.train.trainer import Trainer, TrainConfig
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+SHARED_PARAMS: dict[str, Any] = {
+    "latent_dim": 16,
+    "hidden": None,
+    "architecture": "auto",
+    "activation": "relu",
+    "epochs": 50,
+    "batch_size": 128,
+    "learning_rate": 1e-3,
+    "weight_decay": 0.0,
+    "validation_fraction": 0.1,
+    "early_stopping": True,
+    "patience": 10,
+    "device": "auto",
+    "random_state": None,
+    "verbose": 0,
+}
+
+SHARED_PARAMS_DOC = """
+    Shared parameters
+    -----------------
+    latent_dim : int, default=16
+        Size of the code.
+    hidden : tuple of int or None, default=None
+        Hidden layer widths of the MLP encoder (mirrored by the decoder), or channel
+        counts of the stride-2 convolutions.  None means (256, 128) for "mlp" and
+        (32, 64) for "conv".
+    architecture : {"auto", "mlp", "conv"}, default="auto"
+        "auto" picks "conv" for image-shaped input (n, h, w) or (n, c, h, w).
+    activation : str, default="relu"
+        One of relu, leaky_relu, elu, gelu, silu, tanh, sigmoid.
+    epochs : int, default=50
+    batch_size : int, default=128
+    learning_rate : float, default=1e-3
+        Adam step size.
+    weight_decay : float, default=0.0
+    validation_fraction : float, default=0.1
+        Held out from ``X`` for validation losses and early stopping (0 disables).
+    early_stopping : bool, default=True
+        Stop after ``patience`` epochs without improvement and restore the best weights.
+    patience : int, default=10
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        "auto" uses CUDA when available.
+    random_state : int, RandomState or None, default=None
+        Seeds weight initialisation, the validation split, shuffling and sampling
+        noise.  Training on CPU with an int is reproducible.
+    verbose : int, default=0
+        1 shows a progress bar (on terminals), 2 also prints one line per epoch.
+"""
+
+_TUPLE_ATTRIBUTES = ("input_shape_", "model_shape_", "hidden_")
+
+
+def estimator_params(**own_defaults: Any) -> Callable[[type], type]:
+    """Give an estimator class an ``__init__`` that stores exactly its parameters.
+
+    scikit-learn requires ``__init__`` to do nothing but store its keyword arguments;
+    generating it from one table keeps the dozen shared parameters in one place
+    while ``inspect.signature`` (and so ``get_params``, ``clone`` and ``help``) still
+    sees every parameter with its default.
+    """
+
+    def decorate(cls: type) -> type:
+        defaults = {**SHARED_PARAMS, **own_defaults}
+
+        def __init__(self, **params: Any) -> None:
+            unknown = sorted(set(params) - set(defaults))
+            if unknown:
+                raise TypeError(
+                    f"{cls.__name__} got unexpected parameter(s) {unknown}; "
+                    f"valid parameters are {sorted(defaults)}."
+                )
+            for name, default in defaults.items():
+                setattr(self, name, params.get(name, default))
+
+        __init__.__signature__ = inspect.Signature(
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+            + [
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                for name, default in defaults.items()
+            ]
+        )
+        __init__.__qualname__ = f"{cls.__name__}.__init__"
+        __init__.__doc__ = f"Store the parameters of {cls.__name__} (see the class docstring)."
+        cls.__init__ = __init__
+        cls.__doc__ = (cls.__doc__ or "") + SHARED_PARAMS_DOC
+        return cls
+
+    return decorate
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but no CUDA device is available; use device='auto' or 'cpu'.")
+    return resolved
+
+
+def draw_seed(random_state: Any) -> int:
+    """An int seed for torch drawn from a scikit-learn ``random_state``."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def torch_seeded(seed: int, device: torch.device):
+    """Run with torch's RNG seeded, restoring the caller's RNG state afterwards."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
+def _check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+
+
+def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        bound = "(" if low_open else "["
+        raise ValueError(f"{name} must be a number in {bound}{low}, {high}]; got {value!r}.")
+
+
+class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Common fitting, validation, transforms, scoring and saving.
+
+    Fitted attributes: ``module_`` (the torch module), ``input_shape_`` (shape of
+    one training sample), ``n_features_in_``, ``model_shape_``, ``architecture_``,
+    ``hidden_``, ``history_`` (per-epoch losses) and ``n_epochs_``.
+    """
+
+    registry: ClassVar[dict[str, type[BaseAutoEncoder]]] = {}
+    transform_batch_size: ClassVar[int] = 4096
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        BaseAutoEncoder.registry[cls.__name__] = cls
+
+    # ------------------------------------------------------------------ subclass API
+    def _build_module(self) -> AutoencoderModule:
+        """Build the torch module from the parameters and the fitted shape attributes."""
+        raise NotImplementedError
+
+    def _validate_own_params(self) -> None:
+        """Check the subclass's own parameters (raise ValueError with advice)."""
+
+    # ------------------------------------------------------------------ validation
+    def _validate_params(self) -> None:
+        _check_positive_int("latent_dim", self.latent_dim)
+        _check_positive_int("epochs", self.epochs)
+        _check_positive_int("batch_size", self.batch_size)
+        _check_positive_int("patience", self.patience)
+        _check_number("learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
+        _check_number("weight_decay", self.weight_decay, 0.0, math.inf)
+        _check_number("validation_fraction", self.validation_fraction, 0.0, 0.9)
+        if self.hidden is not None:
+            try:
+                hidden = tuple(self.hidden)
+            except TypeError:
+                hidden = None
+            if hidden is None or not all(
+                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden
+            ):
+                raise ValueError(f"hidden must be None or a tuple of positive integers; got {self.hidden!r}.")
+        if self.architecture not in ("auto", "mlp", "conv"):
+            raise ValueError(f"architecture must be 'auto', 'mlp' or 'conv'; got {self.architecture!r}.")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}.")
+        resolve_device(self.device)
+        self._validate_own_params()
+
+    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Validated float array; on ``reset`` also record the input shape."""
+        if reset:
+            X = validate_data(
+                self, X, reset=True, allow_nd=True, dtype=FLOAT_DTYPES, ensure_min_samples=2
+            )
+            if X.ndim > 4:
+                raise ValueError(
+                    f"X has shape {X.shape}; expected (n, d) tables or (n, h, w) / (n, c, h, w) images."
+                )
+            self.input_shape_ = tuple(int(s) for s in X.shape[1:])
+            self.n_features_in_ = math.prod(self.input_shape_)
+            return X
+        check_is_fitted(self)
+        if len(self.input_shape_) == 1:
+            return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        X = check_array(X, allow_nd=True, dtype=FLOAT_DTYPES, input_name="X")
+        if X.shape[1:] != self.input_shape_:
+            if X.ndim == 2 and X.shape[1] == self.n_features_in_:
+                return X.reshape(X.shape[0], *self.input_shape_)
+            raise ValueError(
+                f"X has samples of shape {X.shape[1:]}, but {type(self).__name__} was fitted on "
+                f"samples of shape {self.input_shape_}; pass data shaped like the training data."
+            )
+        return X
+
+    # ------------------------------------------------------------------ shapes
+    def _resolve_architecture(self) -> None:
+        image_like = len(self.input_shape_) >= 2
+        architecture = self.architecture
+        if architecture == "auto":
+            architecture = "conv" if image_like else "mlp"
+        if architecture == "conv":
+            if not image_like:
+                raise ValueError(
+                    "architecture='conv' needs image input shaped (n, h, w) or (n, c, h, w); "
+                    f"got samples of shape {self.input_shape_}. Use architecture='mlp'."
+                )
+            self.model_shape_ = (1, *self.input_shape_) if len(self.input_shape_) == 2 else self.input_shape_
+        else:
+            self.model_shape_ = (self.n_features_in_,)
+        self.architecture_ = architecture
+        self.hidden_ = tuple(int(h) for h in (self.hidden if self.hidden is not None else DEFAULT_HIDDEN[architecture]))
+
+    def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
+        """Float32 tensor in model layout on the fitted device (no copy when possible)."""
+        t = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
+        return t.reshape(t.shape[0], *self.model_shape_).to(self.device_)
+
+    def _map_batches(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            parts = [
+                fn(x[start : start + self.transform_batch_size]).cpu()
+                for start in range(0, x.shape[0], self.transform_batch_size)
+            ]
+        return torch.cat(parts).numpy()
+
+    def _output_dtype(self, X: np.ndarray) -> np.dtype:
+        return X.dtype if X.dtype in FLOAT_DTYPES else np.dtype(np.float32)
+
+    def _to_input_layout(self, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return x.reshape(x.shape[0], *self.input_shape_).astype(dtype, copy=False)
+
+    # ------------------------------------------------------------------ fitting
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            learning_rate=float(self.learning_rate),
+            weight_decay=float(self.weight_decay),
+            early_stopping=bool(self.early_stopping),
+            patience=int(self.patience),
+            verbose=int(self.verbose),
+            description=type(self).__name__,
+        )
+
+    def _split(self, n: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+        n_val = int(n * self.validation_fraction)
+        order = rng.permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def fit(self, X: Any, y: Any = None) -> BaseAutoEncoder:
+        """Train on ``X`` (n, d), (n, h, w) or (n, c, h, w). ``y`` is ignored.
+
+        Returns the fitted estimator.
+        """
+        self._validate_params()
+        X = self._validate_X(X, reset=True)
+        rng = check_random_state(self.random_state)
+        seed = draw_seed(rng)
+        self.device_ = resolve_device(self.device)
+        self._resolve_architecture()
+        train_idx, val_idx = self._split(X.shape[0], rng)
+        x = self._to_tensor(X)
+        with torch_seeded(seed, self.device_):
+            self.module_ = self._build_module().to(self.device_)
+            self.history_ = Trainer(self._train_config()).fit(
+                self.module_, x[train_idx], x[val_idx] if len(val_idx) else None
+            )
+        self.n_epochs_ = len(self.history_["epoch"])
+        return self
+
+    # ------------------------------------------------------------------ transforms
+    @property
+    def _n_features_out(self) -> int:
+        return int(self.latent_dim)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Codes of ``X``, shape (n, latent_dim); deterministic (posterior mean for a VAE)."""
+        X = self._validate_X(X, reset=False)
+        codes = self._map_batches(self.module_.encode, self._to_tensor(X))
+        return codes.astype(self._output_dtype(X), copy=False)
+
+    def inverse_transform(self, Z: Any) -> np.ndarray:
+        """Decoder mean for codes ``Z`` (n, latent_dim), in the training input's shape."""
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=FLOAT_DTYPES, input_name="Z")
+        if Z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns but the code has latent_dim={self.latent_dim}; "
+                "pass codes produced by transform()."
+            )
+        z = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
+        return self._to_input_layout(self._map_batches(self.module_.decode, z), self._output_dtype(Z))
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """decode(encode(X)), in the shape of ``X``."""
+        X = self._validate_X(X, reset=False)
+        x_hat = self._map_batches(self.module_.reconstruct, self._to_tensor(X))
+        return self._to_input_layout(x_hat, self._output_dtype(X))
+
+    def reconstruction_error(self, X: Any) -> np.ndarray:
+        """Per-sample sum of squared errors over all features, shape (n,). Higher = worse."""
+        X = self._validate_X(X, reset=False)
+        x = self._to_tensor(X)
+        errors = self._map_batches(lambda xb: (self.module_.reconstruct(xb) - xb).flatten(1).square().sum(1), x)
+        return errors.astype(np.float64)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Per-sample typicality, higher = more typical (scikit-learn's sign convention).
+
+        Minus the reconstruction error for deterministic autoencoders; a deterministic
+        ELBO for the VAE (see :meth:`aekit.VAE.score_samples`).
+        """
+        X = self._validate_X(X, reset=False)
+        return self._map_batches(self.module_.score, self._to_tensor(X)).astype(np.float64)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean of :meth:`score_samples` (higher is better), for model selection."""
+        return float(np.mean(self.score_samples(X)))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str) -> None:
+        """Write weights (safetensors) and configuration (JSON) atomically to ``path``."""
+        from aekit.persistence import save_estimator
+
+        save_estimator(self, path)
+
+    def _fitted_attributes(self) -> dict[str, Any]:
+        """Fitted attributes to persist (everything ending in ``_`` except the module)."""
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if k.endswith("_") and not k.startswith("_") and k not in ("module_", "device_")
+        }
+
+    def _restore_fitted_attributes(self, attributes: dict[str, Any]) -> None:
+        for name, value in attributes.items():
+            setattr(self, name, tuple(value) if name in _TUPLE_ATTRIBUTES else value)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

@@ -1,0 +1,154 @@
+"""Model files: one safetensors file holding the weights and, in its header, the JSON config.
+
+Nothing is ever unpickled: safetensors stores raw tensors plus a JSON header, and
+the configuration lives in that header's string metadata.  Writes go to a temporary
+file in the same folder and are renamed into place, so a crash or a bad input never
+leaves a half-written model where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+FORMAT_NAME = "aekit"
+FORMAT_VERSION = 1
+_MODULE_PREFIX = "module."
+_ARRAY_PREFIX = "array."
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, damaged, foreign or inconsistent."""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} in a model file's JSON config")
+
+
+def atomic_write(path: str | os.PathLike, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    params = estimator.get_params(deep=False)
+    if not (params.get("random_state") is None or isinstance(params["random_state"], int)):
+        params["random_state"] = None  # a RandomState object has no faithful JSON form
+    fitted = estimator._fitted_attributes()
+    arrays = {k: v for k, v in fitted.items() if isinstance(v, np.ndarray)}
+    config = {
+        "params": _jsonable(params),
+        "fitted": _jsonable({k: v for k, v in fitted.items() if k not in arrays}),
+    }
+    tensors = {
+        _MODULE_PREFIX + k: v.detach().to("cpu").contiguous()
+        for k, v in estimator.module_.state_dict().items()
+    }
+    tensors.update({_ARRAY_PREFIX + k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "estimator": type(estimator).__name__,
+        "config": json.dumps(config),
+    }
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file at {path}; pass the path given to save().")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"{path} is not a readable aekit model file ({exc}). It may be truncated, altered "
+            "or of another format; save the model again with est.save(path)."
+        ) from None
+    return metadata, tensors
+
+
+def load_estimator(path: str | os.PathLike) -> Any:
+    """Rebuild a fitted estimator saved with ``est.save(path)``.
+
+    Raises :class:`ModelFileError` (a ValueError) naming the file when it is not an
+    aekit model, was written by a newer format, or its weights do not match its
+    configuration.
+    """
+    from aekit.estimators.base import BaseAutoEncoder, resolve_device
+
+    path = Path(path)
+    metadata, tensors = _read(path)
+    if metadata.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path} is a safetensors file but not an aekit model (no aekit header).")
+    try:
+        version = int(metadata.get("format_version", ""))
+        config = json.loads(metadata["config"])
+        params, fitted = config["params"], config["fitted"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path} has a damaged aekit header ({exc!r}); save the model again.") from None
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was written in aekit model format {version}, newer than this aekit reads "
+            f"({FORMAT_VERSION}); upgrade aekit to load it."
+        )
+    cls = BaseAutoEncoder.registry.get(metadata.get("estimator", ""))
+    if cls is None:
+        raise ModelFileError(f"{path} holds an unknown estimator {metadata.get('estimator')!r}.")
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ModelFileError(f"{path} has parameters this aekit does not know: {exc}") from None
+    arrays = {k[len(_ARRAY_PREFIX):]: v.numpy() for k, v in tensors.items() if k.startswith(_ARRAY_PREFIX)}
+    estimator._restore_fitted_attributes({**fitted, **arrays})
+    estimator.device_ = resolve_device(estimator.device)
+    module = estimator._build_module()
+    state = {k[len(_MODULE_PREFIX):]: v for k, v in tensors.items() if k.startswith(_MODULE_PREFIX)}
+    expected = module.state_dict()
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = [
+        f"{k}: file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
+        for k in sorted(set(expected) & set(state))
+        if state[k].shape != expected[k].shape
+    ]
+    unexplained = set(tensors) - {_MODULE_PREFIX + k for k in state} - {_ARRAY_PREFIX + k for k in arrays}
+    if missing or extra or wrong or unexplained:
+        raise ModelFileError(
+            f"{path}: weights do not match the configuration (missing {missing}, unexpected "
+            f"{extra + sorted(unexplained)}, wrong shapes {wrong}); the file was altered or mixed up."
+        )
+    module.load_state_dict(state)
+    estimator.module_ = module.to(estimator.device_).eval()
+    return estimator
