@@ -24,7 +24,7 @@ from aekit.nn.likelihoods import make_likelihood
 VAE_LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-@estimator_params(beta=1.0, likelihood="bernoulli", kl_warmup_epochs=0)
+@estimator_params(beta=1.0, likelihood="bernoulli", kl_warmup_epochs=0, dynamic_binarization=False)
 class VAE(BaseAutoEncoder):
     """Variational autoencoder with a diagonal-Gaussian posterior (beta-VAE when beta != 1).
 
@@ -40,6 +40,10 @@ class VAE(BaseAutoEncoder):
         deviation per feature.
     kl_warmup_epochs : int, default=0
         Ramp the KL weight linearly from 1/kl_warmup_epochs to 1 (0 = no warm-up).
+    dynamic_binarization : bool, default=False
+        Redraw every training batch as Bernoulli samples with the pixel values as
+        probabilities, each time it is used (the protocol of Burda et al. for
+        binarized MNIST).  Needs inputs in [0, 1] and likelihood="bernoulli".
 
     Notes
     -----
@@ -53,6 +57,13 @@ class VAE(BaseAutoEncoder):
         if self.likelihood not in VAE_LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {VAE_LIKELIHOODS}; got {self.likelihood!r}.")
         _check_positive_int("kl_warmup_epochs", self.kl_warmup_epochs, minimum=0)
+        if not isinstance(self.dynamic_binarization, bool):
+            raise ValueError(f"dynamic_binarization must be True or False; got {self.dynamic_binarization!r}.")
+        if self.dynamic_binarization and self.likelihood != "bernoulli":
+            raise ValueError(
+                "dynamic_binarization=True draws binary data, which needs likelihood='bernoulli'; "
+                f"got likelihood={self.likelihood!r}."
+            )
 
     def _build_module(self) -> VAEModule:
         body, decoder = build_encoder_decoder(
@@ -66,6 +77,7 @@ class VAE(BaseAutoEncoder):
             latent_dim=self.latent_dim,
             beta=self.beta,
             kl_warmup_epochs=self.kl_warmup_epochs,
+            resample=torch.bernoulli if self.dynamic_binarization else None,
         )
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:

@@ -8,6 +8,7 @@ Sampling uses the reparameterization trick ``z = mu + sigma * eps``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -36,7 +37,9 @@ class VAEModule(AutoencoderModule):
 
     ``loss = reconstruction + beta * kl_weight * kl`` per sample, where ``kl_weight``
     rises linearly from ``1/kl_warmup_epochs`` to 1 over the first
-    ``kl_warmup_epochs`` epochs (0 disables the warm-up).
+    ``kl_warmup_epochs`` epochs (0 disables the warm-up).  ``resample`` (e.g.
+    ``torch.bernoulli`` for dynamic binarization) redraws each training batch, input
+    and target alike, every time it is used.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class VAEModule(AutoencoderModule):
         latent_dim: int,
         beta: float = 1.0,
         kl_warmup_epochs: int = 0,
+        resample: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
         super().__init__()
         self.encoder = encoder
@@ -58,6 +62,7 @@ class VAEModule(AutoencoderModule):
         self.beta = float(beta)
         self.kl_warmup_epochs = int(kl_warmup_epochs)
         self.kl_weight = 1.0
+        self.resample = resample
 
     def begin_epoch(self, epoch: int) -> None:
         if self.kl_warmup_epochs > 0:
@@ -76,6 +81,8 @@ class VAEModule(AutoencoderModule):
     def loss_terms(
         self, x: torch.Tensor, condition: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
+        if self.training and self.resample is not None:
+            x = self.resample(x)
         mu, logvar = self.posterior_params(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         reconstruction = self.likelihood.nll(self.decoder(z), x)
