@@ -284,6 +284,24 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         order = rng.permutation(n)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
+    def _prepare_fit(self, X: np.ndarray, y: Any) -> np.ndarray | None:
+        """Record data-dependent fitted attributes the module needs; return the condition.
+
+        Called after validation and before :meth:`_build_module`.  Conditional models
+        return one row of conditioning values per sample; the others ignore ``y``.
+        """
+        return None
+
+    def _train(
+        self,
+        x_train: torch.Tensor,
+        x_val: torch.Tensor | None,
+        condition_train: torch.Tensor | None,
+        condition_val: torch.Tensor | None,
+    ) -> dict[str, list]:
+        """Train ``module_`` and return its history (a schedule of several phases overrides this)."""
+        return Trainer(self._train_config()).fit(self.module_, x_train, x_val, condition_train, condition_val)
+
     def fit(self, X: Any, y: Any = None) -> BaseAutoEncoder:
         """Train on ``X`` (n, d), (n, h, w) or (n, c, h, w). ``y`` is ignored.
 
@@ -291,16 +309,22 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         self._validate_params()
         X = self._validate_X(X, reset=True)
+        condition = self._prepare_fit(X, y)
         rng = check_random_state(self.random_state)
         seed = draw_seed(rng)
         self.device_ = resolve_device(self.device)
         self._resolve_architecture()
         train_idx, val_idx = self._split(X.shape[0], rng)
         x = self._to_tensor(X)
+        c = None if condition is None else torch.as_tensor(condition, dtype=torch.float32).to(self.device_)
+        has_val = len(val_idx) > 0
         with torch_seeded(seed, self.device_):
             self.module_ = self._build_module().to(self.device_)
-            self.history_ = Trainer(self._train_config()).fit(
-                self.module_, x[train_idx], x[val_idx] if len(val_idx) else None
+            self.history_ = self._train(
+                x[train_idx],
+                x[val_idx] if has_val else None,
+                None if c is None else c[train_idx],
+                None if c is None or not has_val else c[val_idx],
             )
         self.n_epochs_ = len(self.history_["epoch"])
         return self
