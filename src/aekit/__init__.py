@@ -8,9 +8,29 @@
 """
 
 from aekit import data as datasets
-from aekit.estimators import VAE, AutoEncoder, BaseAutoEncoder
+from aekit.estimators import (
+    VAE,
+    AutoEncoder,
+    BaseAutoEncoder,
+    ContractiveAutoEncoder,
+    DenoisingAutoEncoder,
+    SparseAutoEncoder,
+    StackedAutoEncoder,
+)
 from aekit.persistence import ModelFileError, load_estimator as load
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "AutoEncoder", "BaseAutoEncoder", "ModelFileError", "datasets", "load", "__version__"]
+__all__ = [
+    "VAE",
+    "AutoEncoder",
+    "BaseAutoEncoder",
+    "ContractiveAutoEncoder",
+    "DenoisingAutoEncoder",
+    "SparseAutoEncoder",
+    "StackedAutoEncoder",
+    "ModelFileError",
+    "datasets",
+    "load",
+    "__version__",
+]
