@@ -252,10 +252,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         t = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
         return t.reshape(t.shape[0], *self.model_shape_).to(self.device_)
 
-    def _map_batches(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> np.ndarray:
+    def _map_batches(self, fn: Callable[..., torch.Tensor], x: torch.Tensor, *aligned: torch.Tensor) -> np.ndarray:
+        """``fn`` over batches of ``x``; batches of the ``aligned`` tensors (e.g. conditions) are passed alongside."""
         with torch.inference_mode():
             parts = [
-                fn(x[start : start + self.transform_batch_size]).cpu()
+                fn(*(t[start : start + self.transform_batch_size] for t in (x, *aligned))).cpu()
                 for start in range(0, x.shape[0], self.transform_batch_size)
             ]
         return torch.cat(parts).numpy()
