@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.estimators.base import (
+    FLOAT_DTYPES,
     BaseAutoEncoder,
     _check_number,
     _check_positive_int,
@@ -22,9 +24,19 @@ from aekit.nn.blocks import build_encoder_decoder
 from aekit.nn.likelihoods import make_likelihood
 
 VAE_LIKELIHOODS = ("bernoulli", "gaussian")
+VAE_OBJECTIVES = ("elbo", "iwae")
 
 
-@estimator_params(beta=1.0, likelihood="bernoulli", kl_warmup_epochs=0, dynamic_binarization=False)
+@estimator_params(
+    beta=1.0,
+    likelihood="bernoulli",
+    kl_warmup_epochs=0,
+    dynamic_binarization=False,
+    kl_free_bits=0.0,
+    objective="elbo",
+    n_importance_samples=5,
+    conditional=False,
+)
 class VAE(BaseAutoEncoder):
     """Variational autoencoder with a diagonal-Gaussian posterior (beta-VAE when beta != 1).
 
@@ -44,6 +56,22 @@ class VAE(BaseAutoEncoder):
         Redraw every training batch as Bernoulli samples with the pixel values as
         probabilities, each time it is used (the protocol of Burda et al. for
         binarized MNIST).  Needs inputs in [0, 1] and likelihood="bernoulli".
+    kl_free_bits : float, default=0.0
+        Free bits (Kingma et al., 2016): each latent dimension's KL, averaged over the
+        batch, is charged at least this many nats, which keeps dimensions from
+        collapsing to the prior.  0 disables it.
+    objective : {"elbo", "iwae"}, default="elbo"
+        "iwae" trains on the importance-weighted bound with ``n_importance_samples``
+        draws per input (Burda et al., 2016), a tighter bound than the ELBO; it
+        ignores ``beta``, ``kl_warmup_epochs`` and ``kl_free_bits``, which must stay
+        at their defaults.
+    n_importance_samples : int, default=5
+        Draws per input for objective="iwae" (each step costs about k decoder passes).
+    conditional : bool, default=False
+        A conditional VAE: ``fit(X, y)`` takes class labels and the decoder models
+        p(x | z, y).  ``sample(n, y=...)``, ``inverse_transform(Z, y=...)``,
+        ``reconstruct(X, y=...)`` and ``log_likelihood(X, y=...)`` then need labels;
+        ``transform(X)`` does not (the encoder sees only x).
 
     Notes
     -----
@@ -64,10 +92,68 @@ class VAE(BaseAutoEncoder):
                 "dynamic_binarization=True draws binary data, which needs likelihood='bernoulli'; "
                 f"got likelihood={self.likelihood!r}."
             )
+        _check_number("kl_free_bits", self.kl_free_bits, 0.0, float("inf"))
+        if self.objective not in VAE_OBJECTIVES:
+            raise ValueError(f"objective must be one of {VAE_OBJECTIVES}; got {self.objective!r}.")
+        _check_positive_int("n_importance_samples", self.n_importance_samples)
+        if self.objective == "iwae" and (self.beta != 1.0 or self.kl_warmup_epochs or self.kl_free_bits):
+            raise ValueError(
+                "objective='iwae' optimizes the importance-weighted bound, which has no separate KL "
+                "term to weight: leave beta=1, kl_warmup_epochs=0 and kl_free_bits=0, or use objective='elbo'."
+            )
+        if not isinstance(self.conditional, (bool, np.bool_)):
+            raise ValueError(f"conditional must be True or False; got {self.conditional!r}.")
+
+    # ------------------------------------------------------------------ conditions
+    def _prepare_fit(self, X: np.ndarray, y: Any) -> np.ndarray | None:
+        if not self.conditional:
+            return None
+        if y is None:
+            raise ValueError("conditional=True needs class labels: call fit(X, y) with one label per sample.")
+        y = column_or_1d(y, warn=True)
+        if len(y) != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)} labels; pass one label per sample.")
+        check_classification_targets(y)
+        self.classes_, index = np.unique(y, return_inverse=True)
+        return np.eye(len(self.classes_), dtype=np.float32)[index]
+
+    def _condition(self, y: Any, n: int) -> tuple[torch.Tensor, ...]:
+        """One-hot conditions for ``n`` rows as a tuple for ``_map_batches`` (empty when unconditional)."""
+        if not self.conditional:
+            if y is not None:
+                raise ValueError("y was given but this VAE is not conditional; fit with conditional=True to use labels.")
+            return ()
+        if y is None:
+            raise ValueError(f"This VAE is conditional: pass y, labels from {list(self.classes_)}.")
+        y = np.asarray(y)
+        y = np.full(n, y.item(), dtype=y.dtype) if y.ndim == 0 else column_or_1d(y)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} labels for {n} rows; pass one label per row (or a single label).")
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != y
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels {sorted(set(y[unknown].tolist()))} not seen in fit; "
+                f"known labels are {list(self.classes_)}."
+            )
+        return (torch.as_tensor(np.eye(len(self.classes_), dtype=np.float32)[index]).to(self.device_),)
+
+    def _fitted_attributes(self) -> dict[str, Any]:
+        attributes = super()._fitted_attributes()
+        if "classes_" in attributes:
+            attributes["classes_"] = attributes["classes_"].tolist()  # labels may be strings: JSON, not tensors
+        return attributes
+
+    def _restore_fitted_attributes(self, attributes: dict[str, Any]) -> None:
+        super()._restore_fitted_attributes(attributes)
+        if "classes_" in attributes:
+            self.classes_ = np.asarray(attributes["classes_"])
 
     def _build_module(self) -> VAEModule:
+        n_conditions = len(self.classes_) if self.conditional else 0
         body, decoder = build_encoder_decoder(
-            self.architecture_, self.model_shape_, self.hidden_, self.latent_dim, self.activation
+            self.architecture_, self.model_shape_, self.hidden_, self.latent_dim + n_conditions, self.activation
         )
         return VAEModule(
             body,
@@ -78,28 +164,68 @@ class VAE(BaseAutoEncoder):
             beta=self.beta,
             kl_warmup_epochs=self.kl_warmup_epochs,
             resample=torch.bernoulli if self.dynamic_binarization else None,
+            kl_free_bits=self.kl_free_bits,
+            objective=self.objective,
+            n_importance_samples=self.n_importance_samples,
+            n_conditions=n_conditions,
         )
 
-    def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
-        """Decode ``n_samples`` codes drawn from the prior N(0, I); decoder means."""
+    def sample(self, n_samples: int = 1, random_state: Any = None, y: Any = None) -> np.ndarray:
+        """Decode ``n_samples`` codes drawn from the prior N(0, I); decoder means.
+
+        A conditional VAE needs ``y``: one label for all samples or one per sample.
+        """
         check_is_fitted(self)
         _check_positive_int("n_samples", n_samples)
         z = check_random_state(random_state).standard_normal((n_samples, self.latent_dim))
-        return self.inverse_transform(z.astype(np.float32))
+        return self.inverse_transform(z.astype(np.float32), y=y)
+
+    def inverse_transform(self, Z: Any, y: Any = None) -> np.ndarray:
+        """Decoder mean for codes ``Z`` (n, latent_dim); a conditional VAE needs labels ``y``."""
+        if not self.conditional:
+            self._condition(y, 0)
+            return super().inverse_transform(Z)
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=FLOAT_DTYPES, input_name="Z")
+        if Z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns but the code has latent_dim={self.latent_dim}; "
+                "pass codes produced by transform()."
+            )
+        z = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
+        x_hat = self._map_batches(self.module_.decode, z, *self._condition(y, Z.shape[0]))
+        return self._to_input_layout(x_hat, self._output_dtype(Z))
+
+    def reconstruct(self, X: Any, y: Any = None) -> np.ndarray:
+        """decode(encode(X)); a conditional VAE needs labels ``y``."""
+        if not self.conditional:
+            self._condition(y, 0)
+            return super().reconstruct(X)
+        X = self._validate_X(X, reset=False)
+        x_hat = self._map_batches(self.module_.reconstruct, self._to_tensor(X), *self._condition(y, X.shape[0]))
+        return self._to_input_layout(x_hat, self._output_dtype(X))
 
     def log_likelihood(
-        self, X: Any, n_samples: int = 1000, random_state: Any = None, max_batch_elements: int = 2**24
+        self,
+        X: Any,
+        n_samples: int = 1000,
+        random_state: Any = None,
+        max_batch_elements: int = 2**24,
+        y: Any = None,
     ) -> np.ndarray:
         """Importance-weighted estimate of log p(x) in nats, per sample (Burda et al., 2016).
 
         ``log p(x) ~= logsumexp_k(log p(x, z_k) - log q(z_k|x)) - log k`` with
         ``z_k ~ q(z|x)``.  Work is split into chunks of inputs and importance samples
         so that at most ``max_batch_elements`` decoded values live at once; k=5000 on
-        the 10k MNIST test images fits in a few hundred MB.
+        the 10k MNIST test images fits in a few hundred MB.  A conditional VAE
+        estimates log p(x | y) and needs the labels ``y``.
         """
         _check_positive_int("n_samples", n_samples)
         X = self._validate_X(X, reset=False)
         x = self._to_tensor(X)
+        condition = self._condition(y, X.shape[0])
+        c = condition[0] if condition else None
         rows = max(1, max_batch_elements // self.n_features_in_)  # decoded rows per step
         # Many draws of few inputs per step: the encoder then runs once per input.
         draws_per_step = min(n_samples, rows)
@@ -108,9 +234,10 @@ class VAE(BaseAutoEncoder):
         with torch_seeded(draw_seed(random_state), self.device_), torch.inference_mode():
             for start in range(0, x.shape[0], inputs_per_step):
                 xb = x[start : start + inputs_per_step]
+                cb = None if c is None else c[start : start + inputs_per_step]
                 log_w = torch.cat(
                     [
-                        self.module_.log_importance_weights(xb, min(draws_per_step, n_samples - done))
+                        self.module_.log_importance_weights(xb, min(draws_per_step, n_samples - done), cb)
                         for done in range(0, n_samples, draws_per_step)
                     ],
                     dim=1,

@@ -40,6 +40,17 @@ class VAEModule(AutoencoderModule):
     ``kl_warmup_epochs`` epochs (0 disables the warm-up).  ``resample`` (e.g.
     ``torch.bernoulli`` for dynamic binarization) redraws each training batch, input
     and target alike, every time it is used.
+
+    Relatives on the same module:
+
+    * ``kl_free_bits`` (Kingma et al., 2016): the KL of each latent dimension,
+      averaged over the batch, is charged no less than this many nats, so the
+      optimizer gains nothing by collapsing a dimension below it.
+    * ``objective="iwae"`` (Burda et al., 2016): minimize minus the importance
+      weighted bound ``logsumexp_k log w_k - log k`` with ``n_importance_samples``
+      draws per input (k=1 is the ELBO).
+    * ``n_conditions > 0`` (a conditional VAE, Sohn et al., 2015): the decoder sees
+      ``[z, condition]``, so p(x | z, y); the encoder sees only x, so codes need no labels.
     """
 
     def __init__(
@@ -52,6 +63,10 @@ class VAEModule(AutoencoderModule):
         beta: float = 1.0,
         kl_warmup_epochs: int = 0,
         resample: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        kl_free_bits: float = 0.0,
+        objective: str = "elbo",
+        n_importance_samples: int = 1,
+        n_conditions: int = 0,
     ):
         super().__init__()
         self.encoder = encoder
@@ -63,6 +78,10 @@ class VAEModule(AutoencoderModule):
         self.kl_warmup_epochs = int(kl_warmup_epochs)
         self.kl_weight = 1.0
         self.resample = resample
+        self.kl_free_bits = float(kl_free_bits)
+        self.objective = objective
+        self.n_importance_samples = int(n_importance_samples)
+        self.n_conditions = int(n_conditions)
 
     def begin_epoch(self, epoch: int) -> None:
         if self.kl_warmup_epochs > 0:
@@ -75,38 +94,76 @@ class VAEModule(AutoencoderModule):
     def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         return self.posterior_params(x)[0]
 
+    def decoder_output(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Likelihood parameters for codes ``z`` (and, for a conditional model, its condition)."""
+        if self.n_conditions:
+            if condition is None:
+                raise ValueError(
+                    "This VAE is conditional (fitted with labels y): pass the labels (y=...) to decode."
+                )
+            z = torch.cat([z, condition.to(z.dtype)], dim=-1)
+        return self.decoder(z)
+
     def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        return self.likelihood.mean(self.decoder(z))
+        return self.likelihood.mean(self.decoder_output(z, condition))
 
     def loss_terms(
         self, x: torch.Tensor, condition: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
         if self.training and self.resample is not None:
             x = self.resample(x)
+        if self.objective == "iwae":
+            return self._iwae_terms(x, condition)
         mu, logvar = self.posterior_params(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        reconstruction = self.likelihood.nll(self.decoder(z), x)
-        kl = gaussian_kl(mu, logvar).sum(-1)
+        reconstruction = self.likelihood.nll(self.decoder_output(z, condition), x)
+        kl_per_dim = gaussian_kl(mu, logvar)
+        kl = kl_per_dim.sum(-1)
+        charged_kl = kl if self.kl_free_bits <= 0 else kl_per_dim.mean(0).clamp(min=self.kl_free_bits).sum()
         return {
             "reconstruction": reconstruction,
             "kl": kl,
             "elbo": -(reconstruction + kl),
-            "loss": reconstruction + (self.beta * self.kl_weight) * kl,
+            "loss": reconstruction + (self.beta * self.kl_weight) * charged_kl,
+        }
+
+    def _iwae_terms(self, x: torch.Tensor, condition: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        k = self.n_importance_samples
+        log_w, log_px_z, mu, logvar = self._importance_terms(x, k, condition)
+        reconstruction = -log_px_z.mean(1)
+        kl = gaussian_kl(mu, logvar).sum(-1)
+        bound = torch.logsumexp(log_w, dim=1) - math.log(k)
+        return {
+            "reconstruction": reconstruction,
+            "kl": kl,
+            "elbo": -(reconstruction + kl),
+            "iwae_bound": bound,
+            "loss": -bound,
         }
 
     def score(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Deterministic ELBO surrogate: log p(x | z=mu) - KL(q(z|x) || p(z))."""
         mu, logvar = self.posterior_params(x)
-        return -(self.likelihood.nll(self.decoder(mu), x) + gaussian_kl(mu, logvar).sum(-1))
+        reconstruction = self.likelihood.nll(self.decoder_output(mu, condition), x)
+        return -(reconstruction + gaussian_kl(mu, logvar).sum(-1))
 
-    def log_importance_weights(self, x: torch.Tensor, n_samples: int) -> torch.Tensor:
-        """``log p(x, z_k) - log q(z_k | x)`` for ``n_samples`` draws per input, shape ``(n, k)``."""
+    def _importance_terms(
+        self, x: torch.Tensor, n_samples: int, condition: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(log w, log p(x | z), mu, logvar)`` with the first two of shape ``(n, k)``."""
         mu, logvar = self.posterior_params(x)
         n = x.shape[0]
         eps = torch.randn(n_samples, n, self.latent_dim, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps  # (k, n, latent)
-        out = self.decoder(z.reshape(n_samples * n, -1))
+        repeated = None if condition is None else condition.repeat(n_samples, 1)
+        out = self.decoder_output(z.reshape(n_samples * n, -1), repeated)
         x_rep = x.unsqueeze(0).expand(n_samples, *x.shape).reshape(n_samples * n, *x.shape[1:])
         log_px_z = -self.likelihood.nll(out, x_rep).reshape(n_samples, n)
         log_w = log_px_z + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar)
-        return log_w.T
+        return log_w.T, log_px_z.T, mu, logvar
+
+    def log_importance_weights(
+        self, x: torch.Tensor, n_samples: int, condition: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``log p(x, z_k) - log q(z_k | x)`` for ``n_samples`` draws per input, shape ``(n, k)``."""
+        return self._importance_terms(x, n_samples, condition)[0]
