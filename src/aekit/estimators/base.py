@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aekit.models.base import AutoencoderModule
 from aekit.nn.blocks import ACTIVATIONS, DEFAULT_HIDDEN
 from aekit.train.trainer import Trainer, TrainConfig
+from aekit.uses.generation import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -165,6 +166,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     registry: ClassVar[dict[str, type[BaseAutoEncoder]]] = {}
     transform_batch_size: ClassVar[int] = 4096
+    # Models with a prior to sample from (the VAE) skip the density fitted on the codes.
+    _samples_from_code_density: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -328,7 +331,19 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 None if c is None or not has_val else c[val_idx],
             )
         self.n_epochs_ = len(self.history_["epoch"])
+        if self._samples_from_code_density:
+            self._fit_code_density(x[train_idx], None if c is None else c[train_idx], rng)
         return self
+
+    def _fit_code_density(self, x: torch.Tensor, condition: torch.Tensor | None, rng: np.random.RandomState) -> None:
+        """Fit the Gaussian mixture on training codes that :meth:`sample` draws from."""
+        keep = torch.as_tensor(np.sort(rng.permutation(x.shape[0])[:MAX_CODES_FOR_DENSITY]), device=x.device)
+        codes = self._map_batches(self.module_.encode, x[keep], *(() if condition is None else (condition[keep],)))
+        if np.isfinite(codes).all():
+            density = fit_code_density(codes, random_state=rng)
+            self.code_density_weights_ = density["weights"]
+            self.code_density_means_ = density["means"]
+            self.code_density_covariances_ = density["covariances"]
 
     # ------------------------------------------------------------------ transforms
     @property
@@ -374,6 +389,30 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         X = self._validate_X(X, reset=False)
         return self._map_batches(self.module_.score, self._to_tensor(X)).astype(np.float64)
+
+    def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
+        """Decode ``n_samples`` codes drawn from a density fitted on the training codes.
+
+        A deterministic autoencoder has no prior, so at the end of :meth:`fit` a
+        10-component full-covariance Gaussian mixture is fitted to the codes of (at most
+        10,000) training samples; see :mod:`aekit.uses.generation`.  Returns decoder
+        means in the training input's shape.
+        """
+        check_is_fitted(self)
+        _check_positive_int("n_samples", n_samples)
+        if not hasattr(self, "code_density_weights_"):
+            raise ValueError(
+                f"This {type(self).__name__} has no code density to sample from: its training codes "
+                "were not finite (training diverged) or the model file predates sampling. Refit the model."
+            )
+        codes = sample_code_density(
+            self.code_density_weights_,
+            self.code_density_means_,
+            self.code_density_covariances_,
+            n_samples,
+            random_state,
+        )
+        return self.inverse_transform(codes.astype(np.float32))
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean of :meth:`score_samples` (higher is better), for model selection."""

@@ -80,6 +80,8 @@ class VAE(BaseAutoEncoder):
     posterior mean); :meth:`log_likelihood` gives the importance-weighted estimate.
     """
 
+    _samples_from_code_density = False  # samples come from the prior
+
     def _validate_own_params(self) -> None:
         _check_number("beta", self.beta, 0.0, float("inf"))
         if self.likelihood not in VAE_LIKELIHOODS:

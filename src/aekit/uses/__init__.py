@@ -1,0 +1,1 @@
+"""What autoencoders are for: anomaly detection, sampling, latent navigation."""
