@@ -1,0 +1,247 @@
+"""The ``aekit`` command line: thin over the estimators.
+
+Every command validates its input and, on a user error, prints one line saying what
+was wrong and what to do, then exits with status 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import aekit
+from aekit.data.loading import load_data
+from aekit.data.preprocessing import Preprocessing
+from aekit.estimators.base import BaseAutoEncoder
+from aekit.persistence import atomic_write
+
+#: Short command-line names of the estimators (resolved through the estimator registry).
+MODEL_NAMES = {
+    "ae": "AutoEncoder",
+    "vae": "VAE",
+    "sparse": "SparseAutoEncoder",
+    "denoising": "DenoisingAutoEncoder",
+    "contractive": "ContractiveAutoEncoder",
+    "stacked": "StackedAutoEncoder",
+}
+MODEL_FILE = "model.safetensors"
+PREPROCESSING_FILE = "preprocessing.json"
+RUN_FILE = "run.json"
+
+
+class UserError(Exception):
+    """A problem with the command's input, reported without a traceback."""
+
+
+def available_models() -> dict[str, type[BaseAutoEncoder]]:
+    return {
+        short: BaseAutoEncoder.registry[name]
+        for short, name in MODEL_NAMES.items()
+        if name in BaseAutoEncoder.registry
+    }
+
+
+def _int_tuple(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 256,128; got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 256,128; got {text!r}")
+    return values
+
+
+def _param(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. beta=4); got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value  # a bare string such as noise=masking
+
+
+def read_inputs(path: str) -> tuple[np.ndarray, Any]:
+    """Load a data file; return (data, loaded) with ``loaded`` carrying labels/test split."""
+    try:
+        loaded = load_data(path)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    return loaded.X, loaded
+
+
+def write_array(path: str, array: np.ndarray) -> None:
+    """Save as .npy, or .csv by suffix, atomically."""
+    target = Path(path)
+    flat = array.reshape(len(array), -1)
+    if target.suffix.lower() == ".csv":
+        atomic_write(target, lambda tmp: np.savetxt(tmp, flat, delimiter=",", fmt="%.7g"))
+    elif target.suffix.lower() == ".npy":
+        def save_npy(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+
+        atomic_write(target, save_npy)
+    else:
+        raise UserError(f"--out {path}: use a .npy or .csv file name.")
+
+
+def load_run(run_dir: str) -> tuple[BaseAutoEncoder, Preprocessing]:
+    run = Path(run_dir)
+    if not (run / MODEL_FILE).is_file():
+        raise UserError(f"{run} has no {MODEL_FILE}; pass a folder written by `aekit train ... --out DIR`.")
+    preprocessing = (
+        Preprocessing.load(run / PREPROCESSING_FILE) if (run / PREPROCESSING_FILE).is_file() else Preprocessing()
+    )
+    return aekit.load(run / MODEL_FILE), preprocessing
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_train(args: argparse.Namespace) -> None:
+    models = available_models()
+    cls = models[args.model]
+    X, loaded = read_inputs(args.data)
+    preprocessing = Preprocessing.fit(X, loaded.kind)
+    params = {
+        "latent_dim": args.latent_dim,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "architecture": args.architecture,
+        "validation_fraction": args.validation_fraction,
+        "random_state": args.seed,
+        "verbose": 0 if args.quiet else 1,
+        **dict(args.param or []),
+    }
+    if args.hidden is not None:
+        params["hidden"] = args.hidden
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise UserError(str(exc)) from None
+    started = time.perf_counter()
+    estimator.fit(preprocessing.apply(X))
+    seconds = time.perf_counter() - started
+    out = Path(args.out)
+    estimator.save(out / MODEL_FILE)
+    preprocessing.save(out / PREPROCESSING_FILE)
+    summary = {
+        "command": " ".join(["aekit", *sys.argv[1:]]) if sys.argv else "aekit train",
+        "model": args.model,
+        "estimator": cls.__name__,
+        "data": str(args.data),
+        "n_samples": int(len(X)),
+        "epochs_run": estimator.n_epochs_,
+        "fit_seconds": round(seconds, 3),
+        "final": {k: v[-1] for k, v in estimator.history_.items() if k.startswith(("train_", "val_"))},
+        "aekit_version": aekit.__version__,
+    }
+    text = json.dumps(summary, indent=2)
+    atomic_write(out / RUN_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    print(f"trained {cls.__name__} on {len(X)} samples in {seconds:.1f} s ({estimator.n_epochs_} epochs); saved to {out}")
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    estimator, preprocessing = load_run(args.run_dir)
+    X, _ = read_inputs(args.data)
+    codes = estimator.transform(preprocessing.apply(X))
+    write_array(args.out, codes)
+    print(f"wrote codes {codes.shape} to {args.out}")
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> None:
+    estimator, preprocessing = load_run(args.run_dir)
+    X, _ = read_inputs(args.data)
+    X_hat = preprocessing.invert(estimator.reconstruct(preprocessing.apply(X)))
+    write_array(args.out, X_hat)
+    print(f"wrote reconstructions {X_hat.shape} to {args.out}")
+
+
+def cmd_tour(args: argparse.Namespace) -> None:
+    from aekit.tour import run_tour
+
+    run_tour(data=args.data, out=args.out, quick=args.quick)
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aekit",
+        description="Representation learning with autoencoders.",
+        epilog="Example: aekit tour --out aekit-tour",
+    )
+    parser.add_argument("--version", action="version", version=f"aekit {aekit.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tour = commands.add_parser(
+        "tour",
+        help="compare PCA and the autoencoder family on data and write a report",
+        description="Train PCA and autoencoders side by side and print a comparison.",
+        epilog="Example: aekit tour --data ../shared/data/mnist.npz --out tour-mnist",
+    )
+    tour.add_argument("--data", help="MNIST .npz, .npy, .npz or .csv (default: scikit-learn's digits)")
+    tour.add_argument("--out", default="aekit-tour", help="output folder (default: aekit-tour)")
+    tour.add_argument("--quick", action="store_true", help="a much shorter run (for tests and a first look)")
+    tour.set_defaults(func=cmd_tour)
+
+    train = commands.add_parser(
+        "train",
+        help="train one model on a data file and save it to a run folder",
+        description="Train a model. uint8 images are scaled to [0,1]; CSV columns are standardized "
+        "(the scaling is saved with the model and applied by encode/reconstruct).",
+        epilog="Example: aekit train vae --data ../shared/data/mnist.npz --out runs/vae --epochs 10 --param beta=2",
+    )
+    train.add_argument("model", choices=sorted(available_models()), help="which autoencoder")
+    train.add_argument("--data", required=True, help=".npy, .npz or .csv file")
+    train.add_argument("--out", required=True, help="run folder to write model.safetensors into")
+    train.add_argument("--latent-dim", type=int, default=16)
+    train.add_argument("--hidden", type=_int_tuple, default=None, help="layer sizes, e.g. 512,256")
+    train.add_argument("--architecture", choices=("auto", "mlp", "conv"), default="auto")
+    train.add_argument("--epochs", type=int, default=50)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--validation-fraction", type=float, default=0.1)
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument(
+        "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    for name, func, what in (
+        ("encode", cmd_encode, "codes (n, latent_dim)"),
+        ("reconstruct", cmd_reconstruct, "reconstructions in the data's shape and scale"),
+    ):
+        sub = commands.add_parser(
+            name,
+            help=f"write the {what} of DATA with a trained model",
+            epilog=f"Example: aekit {name} runs/vae data.npy --out {name}d.npy",
+        )
+        sub.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
+        sub.add_argument("data", metavar="DATA", help=".npy, .npz or .csv file")
+        sub.add_argument("--out", required=True, help="output .npy or .csv file")
+        sub.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (UserError, ValueError, FileNotFoundError) as exc:
+        print(f"aekit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"aekit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The command line: train -> encode/reconstruct round trip, file formats, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import aekit
+from aekit.cli import main
+
+
+@pytest.fixture(scope="module")
+def digits_files(tmp_path_factory, digits):
+    X, y = digits
+    folder = tmp_path_factory.mktemp("data")
+    pixels = (X * 255).round().astype(np.uint8)
+    np.savez(folder / "digits.npz", x_train=pixels[:1500], y_train=y[:1500], x_test=pixels[1500:], y_test=y[1500:])
+    np.save(folder / "digits.npy", pixels)
+    table = np.column_stack([X.reshape(len(X), -1)[:, 20:26] * 100 + 5, y])  # unscaled columns
+    np.savetxt(folder / "table.csv", table, delimiter=",", header="a,b,c,d,e,f,label", comments="")
+    return folder
+
+
+def test_train_encode_reconstruct_images(tmp_path, digits_files):
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--data", str(digits_files / "digits.npz"), "--out", str(run),
+                 "--latent-dim", "4", "--epochs", "3", "--quiet", "--param", "beta=2"]) == 0
+    summary = json.loads((run / "run.json").read_text())
+    assert summary["estimator"] == "VAE" and summary["epochs_run"] == 3
+    model = aekit.load(run / "model.safetensors")
+    assert model.beta == 2 and model.latent_dim == 4
+
+    assert main(["encode", str(run), str(digits_files / "digits.npy"), "--out", str(tmp_path / "z.npy")]) == 0
+    codes = np.load(tmp_path / "z.npy")
+    pixels = np.load(digits_files / "digits.npy")
+    np.testing.assert_allclose(codes, model.transform(pixels / np.float32(255)), rtol=1e-6)
+
+    assert main(["reconstruct", str(run), str(digits_files / "digits.npy"), "--out", str(tmp_path / "r.npy")]) == 0
+    recon = np.load(tmp_path / "r.npy")
+    assert recon.shape == pixels.shape and 0 <= recon.min() and recon.max() <= 255  # back in pixel units
+
+
+def test_csv_is_standardized_and_the_scaler_saved(tmp_path, digits_files):
+    run = tmp_path / "run"
+    assert main(["train", "ae", "--data", str(digits_files / "table.csv"), "--out", str(run),
+                 "--latent-dim", "2", "--hidden", "16", "--epochs", "2", "--quiet"]) == 0
+    scaler = json.loads((run / "preprocessing.json").read_text())
+    table = np.loadtxt(digits_files / "table.csv", delimiter=",", skiprows=1)
+    assert scaler["kind"] == "standardize"
+    np.testing.assert_allclose(scaler["mean"], table.mean(0), rtol=1e-6)
+    assert main(["reconstruct", str(run), str(digits_files / "table.csv"), "--out", str(tmp_path / "r.csv")]) == 0
+    recon = np.loadtxt(tmp_path / "r.csv", delimiter=",")
+    assert recon.shape == table.shape
+    assert abs(recon.mean(0) - table.mean(0)).max() < 0.5 * table.std(0).max()  # in original units
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "ae", "--data", "missing.npy", "--out", "x"], "No data file"),
+        (["encode", "no_run", "missing.npy", "--out", "z.npy"], "has no model.safetensors"),
+        (["train", "ae", "--data", "{csv}", "--out", "{tmp}", "--param", "latent_dimm=3"], "unexpected parameter"),
+        (["train", "ae", "--data", "{csv}", "--out", "{tmp}", "--param", "loss=hinge"], "loss must be one of"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(tmp_path, digits_files, argv, message):
+    argv = [a.format(csv=digits_files / "table.csv", tmp=tmp_path / "run") for a in argv]
+    result = subprocess.run([sys.executable, "-m", "aekit", *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_help_shows_an_example_for_every_command():
+    for command in ["tour", "train", "encode", "reconstruct"]:
+        result = subprocess.run([sys.executable, "-m", "aekit", command, "--help"], capture_output=True, text=True)
+        assert result.returncode == 0 and "Example:" in result.stdout
