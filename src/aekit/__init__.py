@@ -17,11 +17,14 @@ from aekit.estimators import (
     SparseAutoEncoder,
     StackedAutoEncoder,
 )
+from aekit import metrics
 from aekit.persistence import ModelFileError, load_estimator as load
+from aekit.uses import AnomalyDetector, interpolate, traverse
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnomalyDetector",
     "VAE",
     "AutoEncoder",
     "BaseAutoEncoder",
@@ -31,6 +34,9 @@ __all__ = [
     "StackedAutoEncoder",
     "ModelFileError",
     "datasets",
+    "interpolate",
     "load",
+    "metrics",
+    "traverse",
     "__version__",
 ]
