@@ -1,0 +1,110 @@
+"""Shared plumbing for the benchmark scripts: arguments, MNIST, tables, JSON results.
+
+Every benchmark takes ``--mnist PATH`` (default ``../shared/data/mnist.npz`` relative
+to the repository root) and ``--out FILE`` (default ``benchmarks/results/<name>.json``),
+prints a table and writes its measurements as JSON together with the conditions they
+were taken under (library versions, threads, load average), because timings on a
+shared machine mean little without them.
+
+Scripts call :func:`use_passive_openmp` first: on a machine shared with other jobs,
+OpenMP's default spin-waiting makes torch's threads fight the other processes for the
+cores (measured here, 2 cores at load ~10: 240 ms per 2-thread VAE training step with
+the default policy, 32 ms with ``OMP_WAIT_POLICY=PASSIVE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import aekit
+from aekit.persistence import atomic_write
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist.npz"
+
+
+def use_passive_openmp() -> None:
+    """Re-run the script with ``OMP_WAIT_POLICY=PASSIVE`` unless a policy is already set.
+
+    OpenMP reads the policy once, when torch loads, hence the re-exec.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+def make_parser(name: str, description: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark shares."""
+    parser = argparse.ArgumentParser(
+        prog=f"python benchmarks/{name}.py",
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--mnist", default=str(DEFAULT_MNIST), help="MNIST .npz file")
+    parser.add_argument(
+        "--out", default=str(REPO_ROOT / "benchmarks" / "results" / f"{name}.json"), help="JSON results file"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random_state of every model")
+    return parser
+
+
+def load_mnist_flat(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST train (60k) and test (10k) images as float32 rows of 784 pixels in [0, 1]."""
+    if not Path(path).exists():
+        raise SystemExit(f"MNIST file {path} not found; pass --mnist PATH (an .npz with x_train/x_test).")
+    x_train, _ = aekit.datasets.load_mnist(path, split="train")
+    x_test, _ = aekit.datasets.load_mnist(path, split="test")
+    return x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+
+
+def load_average() -> float:
+    """One-minute load average (the machine is shared; quote it beside every timing)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:
+    """Print ``rows`` (dicts) as an aligned text table with the given columns."""
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+        return "" if value is None else str(value)
+
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+
+
+def environment() -> dict:
+    """The conditions a measurement was taken under."""
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "aekit": aekit.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Write ``payload`` plus the environment to ``path`` (creating its folder)."""
+    text = json.dumps({"environment": environment(), **payload}, indent=2) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    print(f"\nwrote {path}")
