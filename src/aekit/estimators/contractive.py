@@ -62,7 +62,8 @@ class ContractiveAutoEncoder(AutoEncoder):
             encoder,
             decoder,
             make_likelihood(self.loss, self.model_shape_),
-            penalties=[Contraction(self.contraction_weight)],
+            # Weight 0 is the same network unpenalized: skip the Jacobian, the costly part.
+            penalties=[Contraction(self.contraction_weight)] if self.contraction_weight > 0 else [],
         )
 
     def jacobian_norm(self, X: Any) -> np.ndarray:
