@@ -20,6 +20,9 @@ from aekit.data.loading import load_data
 from aekit.data.preprocessing import Preprocessing
 from aekit.estimators.base import BaseAutoEncoder
 from aekit.persistence import atomic_write
+from aekit.train import MappedArray, distributed
+from aekit.train.checkpoint import checkpoint_path
+from aekit.train.sources import should_stream
 
 #: Short command-line names of the estimators (resolved through the estimator registry).
 MODEL_NAMES = {
@@ -125,10 +128,16 @@ def cmd_train(args: argparse.Namespace) -> None:
         estimator = cls(**params)
     except TypeError as exc:
         raise UserError(str(exc)) from None
-    started = time.perf_counter()
-    estimator.fit(preprocessing.apply(X))
-    seconds = time.perf_counter() - started
     out = Path(args.out)
+    if args.resume and not checkpoint_path(out).is_file():
+        print(f"aekit train: no checkpoint in {out} yet; starting from the first epoch", file=sys.stderr)
+    # A file too large for memory is scaled batch by batch as it is read.
+    X_fit = MappedArray(X, preprocessing.apply) if should_stream(X) else preprocessing.apply(X)
+    started = time.perf_counter()
+    estimator.fit(X_fit, checkpoint_dir=out, resume=args.resume)
+    seconds = time.perf_counter() - started
+    if not distributed.is_main_process():
+        return  # under torchrun, rank 0 writes the run folder
     estimator.save(out / MODEL_FILE)
     preprocessing.save(out / PREPROCESSING_FILE)
     summary = {
@@ -194,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train one model on a data file and save it to a run folder",
         description="Train a model. uint8 images are scaled to [0,1]; CSV columns are standardized "
-        "(the scaling is saved with the model and applied by encode/reconstruct).",
+        "(the scaling is saved with the model and applied by encode/reconstruct). A checkpoint is "
+        "written to the run folder after every epoch; --resume continues from it. Large .npy files are "
+        "memory-mapped and read batch by batch. Under `torchrun --nproc_per_node=N -m aekit train ...` "
+        "training is data-parallel (--batch-size is the global batch; rank 0 writes the run folder).",
         epilog="Example: aekit train vae --data ../shared/data/mnist.npz --out runs/vae --epochs 10 --param beta=2",
     )
     train.add_argument("model", choices=sorted(available_models()), help="which autoencoder")
@@ -212,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint in --out (same model, parameters and data; --epochs may grow)",
+    )
     train.set_defaults(func=cmd_train)
 
     for name, func, what in (
@@ -240,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"aekit {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()
     return 0
 
 

@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -23,7 +24,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.models.base import AutoencoderModule
 from aekit.nn.blocks import ACTIVATIONS, DEFAULT_HIDDEN
-from aekit.train.trainer import Trainer, TrainConfig
+from aekit.train import distributed
+from aekit.train.checkpoint import Checkpoint, checkpoint_path
+from aekit.train.sources import MappedArray, MappedSource, should_stream
+from aekit.train.trainer import PRECISIONS, Trainer, TrainConfig, TrainingDivergedError
 from aekit.uses.generation import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -43,6 +47,7 @@ SHARED_PARAMS: dict[str, Any] = {
     "device": "auto",
     "random_state": None,
     "verbose": 0,
+    "precision": "32",
 }
 
 SHARED_PARAMS_DOC = """
@@ -75,7 +80,29 @@ SHARED_PARAMS_DOC = """
         noise.  Training on CPU with an int is reproducible.
     verbose : int, default=0
         1 shows a progress bar (on terminals), 2 also prints one line per epoch.
+    precision : {"32", "bf16", "16"}, default="32"
+        "bf16" and "16" train with CUDA autocast (mixed precision; "16" also scales
+        the loss); they need a CUDA device and are refused on CPU.
+
+    Input checks
+    ------------
+    ``fit`` and every method taking ``X`` raise ValueError saying what to do for
+    NaN/inf, non-numeric, empty or single-sample input, wrong dimensions and a
+    feature count or image shape other than ``fit``'s; integers and float64 are
+    accepted and converted.  ``loss="bce"`` and ``likelihood="bernoulli"`` need
+    inputs in [0, 1] (ValueError otherwise); other losses warn with
+    :class:`DataScaleWarning` on unscaled data (``|X| > 1e3`` or a feature standard
+    deviation > 100).  A loss that becomes NaN during training raises
+    :class:`aekit.train.TrainingDivergedError` (a ValueError) naming the epoch; the
+    estimator then holds the best finite weights so far.
 """
+
+#: Unscaled data: values or feature standard deviations above these train badly with squared errors.
+MAX_ABS_VALUE, MAX_FEATURE_STD = 1e3, 1e2
+
+
+class DataScaleWarning(UserWarning):
+    """Inputs on a scale that squared-error and Gaussian losses train badly on."""
 
 _TUPLE_ATTRIBUTES = ("input_shape_", "model_shape_", "hidden_")
 
@@ -156,6 +183,42 @@ def _check_number(name: str, value: Any, low: float, high: float, *, low_open: b
         raise ValueError(f"{name} must be a number in {bound}{low}, {high}]; got {value!r}.")
 
 
+_ADVICE = {
+    "nan": "Remove or impute the missing or infinite values first (e.g. sklearn.impute.SimpleImputer).",
+    "numeric": "aekit needs numeric arrays: encode text or categorical columns as numbers first "
+    "(e.g. sklearn.preprocessing.OneHotEncoder).",
+    "complex": "Pass real numbers (e.g. the magnitude np.abs(X)).",
+    "empty": "Pass a non-empty array with one sample per row.",
+    "one_sample": "Training needs at least 2 samples.",
+    "features": "Pass data with the same columns (or image shape) as the data given to fit.",
+    "ndim": "Pass (n, d) tables or (n, h, w) / (n, c, h, w) images, shaped like the data given to fit.",
+    "one_dim": "Reshape it: X.reshape(-1, 1) if it holds one feature, X.reshape(1, -1) if it is one sample.",
+    "scalar": "Pass an array with one sample per row.",
+}
+_ADVICE_TRIGGERS = (
+    ("NaN", "nan"),
+    ("infinity", "nan"),
+    ("Complex", "complex"),
+    ("convert", "numeric"),
+    ("dtype", "numeric"),
+    ("0 sample", "empty"),
+    ("0 feature", "empty"),
+    ("minimum of 2 is required", "one_sample"),
+    ("features, but", "features"),
+    ("Found array with dim", "ndim"),
+    ("got 1D array", "one_dim"),
+    ("got scalar array", "scalar"),
+)
+
+
+def _with_advice(message: str) -> str:
+    """The first line of scikit-learn's input error (the rest dumps the array), then what to do."""
+    for trigger, key in _ADVICE_TRIGGERS:
+        if trigger in message:
+            return f"{message.splitlines()[0].rstrip(':')}. {_ADVICE[key]}".replace("..", ".")
+    return message
+
+
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Common fitting, validation, transforms, scoring and saving.
 
@@ -204,10 +267,29 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}.")
         resolve_device(self.device)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}; got {self.precision!r}.")
         self._validate_own_params()
 
-    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
-        """Validated float array; on ``reset`` also record the input shape."""
+    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray | MappedArray:
+        """Validated float array; on ``reset`` also record the input shape and check the scale.
+
+        On ``reset``, a memory-mapped array too large to convert in memory (or a
+        :class:`~aekit.train.MappedArray`) is checked chunk by chunk and returned as
+        a ``MappedArray`` for batch-by-batch training.
+        """
+        if reset and should_stream(X):
+            return self._validate_streamed(X if isinstance(X, MappedArray) else MappedArray(X))
+        try:
+            X = self._checked_array(X, reset=reset)
+        except ValueError as exc:
+            raise ValueError(_with_advice(str(exc))) from None
+        if reset:
+            flat = X.reshape(X.shape[0], -1)
+            self._check_scale(float(flat.min()), float(flat.max()), float(flat.std(axis=0).max()))
+        return X
+
+    def _checked_array(self, X: Any, *, reset: bool) -> np.ndarray:
         if reset:
             X = validate_data(
                 self, X, reset=True, allow_nd=True, dtype=FLOAT_DTYPES, ensure_min_samples=2
@@ -231,6 +313,63 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"samples of shape {self.input_shape_}; pass data shaped like the training data."
             )
         return X
+
+    def _validate_streamed(self, X: MappedArray) -> MappedArray:
+        """Check a memory-mapped input chunk by chunk (never all of it in memory at once)."""
+        if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating) or X.dtype == bool):
+            raise ValueError(f"X has dtype {X.dtype}; aekit needs real numbers (integers or floats).")
+        if not 2 <= X.ndim <= 4:
+            raise ValueError(
+                f"X has shape {X.shape}; expected (n, d) tables or (n, h, w) / (n, c, h, w) images."
+            )
+        if len(X) < 2:
+            raise ValueError(f"X has {len(X)} sample(s); training needs at least 2.")
+        low, high = math.inf, -math.inf
+        total = total_sq = 0.0
+        for start, block in X.chunks():
+            flat = block.reshape(block.shape[0], -1)
+            finite = np.isfinite(flat)
+            if not finite.all():
+                row = start + int(np.flatnonzero(~finite.all(axis=1))[0])
+                raise ValueError(
+                    f"X contains NaN or infinity (first in row {row}). {_ADVICE['nan']}"
+                )
+            low, high = min(low, float(flat.min())), max(high, float(flat.max()))
+            total = total + flat.sum(axis=0, dtype=np.float64)
+            total_sq = total_sq + np.square(flat, dtype=np.float64).sum(axis=0)
+        mean = total / len(X)
+        feature_std = float(np.sqrt(np.maximum(total_sq / len(X) - mean**2, 0.0)).max())
+        self._check_scale(low, high, feature_std)
+        self.input_shape_ = tuple(int(s) for s in X.shape[1:])
+        self.n_features_in_ = math.prod(self.input_shape_)
+        return X
+
+    def _unit_interval_setting(self) -> tuple[str, str] | None:
+        """(the setting that needs inputs in [0, 1], the alternative to suggest), or None."""
+        if getattr(self, "loss", None) == "bce":
+            return "loss='bce'", "loss='mse'"
+        if getattr(self, "likelihood", None) == "bernoulli":
+            return "likelihood='bernoulli'", "likelihood='gaussian'"
+        return None
+
+    def _check_scale(self, low: float, high: float, max_feature_std: float) -> None:
+        setting = self._unit_interval_setting()
+        if setting is not None:
+            if low < -1e-6 or high > 1 + 1e-6:
+                raise ValueError(
+                    f"{setting[0]} models inputs in [0, 1], but X ranges over [{low:.4g}, {high:.4g}]. "
+                    "Scale X to [0, 1] (divide 8-bit pixels by 255, or use sklearn's MinMaxScaler), "
+                    f"or use {setting[1]}."
+                )
+        elif max(abs(low), abs(high)) > MAX_ABS_VALUE or max_feature_std > MAX_FEATURE_STD:
+            warnings.warn(
+                f"X looks unscaled (values in [{low:.4g}, {high:.4g}], feature standard deviations up to "
+                f"{max_feature_std:.4g}): squared-error and Gaussian losses then take huge, unstable steps "
+                "and may diverge. Standardize the features (e.g. sklearn's StandardScaler) or scale "
+                "pixels to [0, 1].",
+                DataScaleWarning,
+                stacklevel=4,
+            )
 
     # ------------------------------------------------------------------ shapes
     def _resolve_architecture(self) -> None:
@@ -281,6 +420,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             patience=int(self.patience),
             verbose=int(self.verbose),
             description=type(self).__name__,
+            precision=str(self.precision),
         )
 
     def _split(self, n: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
@@ -303,36 +443,88 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         condition_train: torch.Tensor | None,
         condition_val: torch.Tensor | None,
     ) -> dict[str, list]:
-        """Train ``module_`` and return its history (a schedule of several phases overrides this)."""
-        return Trainer(self._train_config()).fit(self.module_, x_train, x_val, condition_train, condition_val)
+        """Train ``module_`` and return its history (a schedule of several phases overrides this).
 
-    def fit(self, X: Any, y: Any = None) -> BaseAutoEncoder:
+        The checkpoint, when ``fit`` was given a ``checkpoint_dir``, covers this
+        (final) training run.
+        """
+        return Trainer(self._train_config()).fit(
+            self.module_, x_train, x_val, condition_train, condition_val, checkpoint=getattr(self, "_checkpoint", None)
+        )
+
+    def _run_fingerprint(self, X: np.ndarray | MappedArray) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed by this fit."""
+        params = {
+            k: v if v is None or isinstance(v, (bool, int, float, str, tuple, list)) else repr(v)
+            for k, v in self.get_params(deep=False).items()
+        }
+        return {
+            "estimator": type(self).__name__,
+            "params": params,
+            "n_samples": int(X.shape[0]),
+            "sample_shape": [int(s) for s in X.shape[1:]],
+        }
+
+    def fit(
+        self, X: Any, y: Any = None, *, checkpoint_dir: str | None = None, resume: bool = False
+    ) -> BaseAutoEncoder:
         """Train on ``X`` (n, d), (n, h, w) or (n, c, h, w). ``y`` is ignored.
 
-        Returns the fitted estimator.
+        ``X`` may be a memory-mapped array (``np.load(path, mmap_mode="r")``) or an
+        :class:`aekit.train.MappedArray`: when larger than memory allows it is read
+        batch by batch.  With ``checkpoint_dir`` the training state is saved there
+        after every epoch (``checkpoint.safetensors``, written atomically); with
+        ``resume=True`` training continues from that checkpoint when one exists.
+        Under torchrun, training runs with DistributedDataParallel on every rank.
+
+        Returns the fitted estimator.  Raises :class:`aekit.train.TrainingDivergedError`
+        (a ValueError) if the loss becomes NaN; the estimator then holds the best
+        finite weights so far.
         """
         self._validate_params()
         X = self._validate_X(X, reset=True)
         condition = self._prepare_fit(X, y)
         rng = check_random_state(self.random_state)
         seed = draw_seed(rng)
-        self.device_ = resolve_device(self.device)
+        self.device_ = distributed.device_for(resolve_device(self.device), distributed.context())
+        if self.precision != "32" and self.device_.type != "cuda":
+            raise ValueError(
+                f"precision={self.precision!r} (mixed precision) needs a CUDA device, but training runs on "
+                f"{self.device_.type}; use precision='32'."
+            )
         self._resolve_architecture()
         train_idx, val_idx = self._split(X.shape[0], rng)
-        x = self._to_tensor(X)
+        if isinstance(X, MappedArray):
+            x = MappedSource(X, self.model_shape_, self.device_)
+            x_train, x_val = x.subset(train_idx), x.subset(val_idx)
+        else:
+            x = self._to_tensor(X)
+            x_train, x_val = x[train_idx], x[val_idx]
         c = None if condition is None else torch.as_tensor(condition, dtype=torch.float32).to(self.device_)
         has_val = len(val_idx) > 0
-        with torch_seeded(seed, self.device_):
-            self.module_ = self._build_module().to(self.device_)
-            self.history_ = self._train(
-                x[train_idx],
-                x[val_idx] if has_val else None,
-                None if c is None else c[train_idx],
-                None if c is None or not has_val else c[val_idx],
-            )
+        self._checkpoint = (
+            None
+            if checkpoint_dir is None
+            else Checkpoint(checkpoint_path(checkpoint_dir), self._run_fingerprint(X), resume=bool(resume))
+        )
+        try:
+            with torch_seeded(seed, self.device_):
+                self.module_ = self._build_module().to(self.device_)
+                self.history_ = self._train(
+                    x_train,
+                    x_val if has_val else None,
+                    None if c is None else c[train_idx],
+                    None if c is None or not has_val else c[val_idx],
+                )
+        except TrainingDivergedError as exc:
+            self.history_ = exc.history
+            self.n_epochs_ = len(exc.history["epoch"])
+            raise
+        finally:
+            del self._checkpoint
         self.n_epochs_ = len(self.history_["epoch"])
         if self._samples_from_code_density:
-            self._fit_code_density(x[train_idx], None if c is None else c[train_idx], rng)
+            self._fit_code_density(x_train, None if c is None else c[train_idx], rng)
         return self
 
     def _fit_code_density(self, x: torch.Tensor, condition: torch.Tensor | None, rng: np.random.RandomState) -> None:

@@ -1,0 +1,183 @@
+"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+
+One safetensors file holds the tensors (current and best weights, the optimizer's
+moment estimates, every RNG state as bytes) and, in its header, JSON for the rest
+(epoch, history, early-stopping counters, optimizer hyperparameters, the settings the
+run was started with).  Loading therefore never unpickles anything.  The file is
+replaced atomically after every epoch, so a process killed at any moment leaves
+either the previous checkpoint or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from aekit.persistence import atomic_write
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+CHECKPOINT_FORMAT = "aekit-checkpoint"
+CHECKPOINT_VERSION = 1
+# Settings that may change between a run and its resumption: more epochs, other output.
+RESUMABLE_CHANGES = ("epochs", "verbose", "patience", "early_stopping")
+
+
+@dataclass
+class TrainingState:
+    """The trainer's state at the end of an epoch (``epoch`` epochs done)."""
+
+    epoch: int
+    history: dict[str, list]
+    best_loss: float
+    best_epoch: int
+    epochs_without_improvement: int
+    finished: bool
+    module_state: dict[str, torch.Tensor]
+    best_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any]
+    rng_states: list[torch.Tensor]  # torch's CPU generator, one per rank
+    cuda_rng_states: list[torch.Tensor] = field(default_factory=list)
+    permutation_rng_state: torch.Tensor | None = None
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed from (damaged, foreign or for other settings)."""
+
+
+@dataclass
+class Checkpoint:
+    """Where a training run keeps its checkpoint, and whether to continue from it.
+
+    ``fingerprint`` describes the run (estimator, parameters, data shape); resuming
+    from a checkpoint written for a different run is refused, except for the
+    settings in :data:`RESUMABLE_CHANGES`.
+    """
+
+    path: Path
+    fingerprint: dict[str, Any]
+    resume: bool = False
+
+    def save(self, state: TrainingState) -> None:
+        tensors = {f"module.{k}": v for k, v in state.module_state.items()}
+        tensors.update({f"best.{k}": v for k, v in state.best_state.items()})
+        optimizer_entries = {}
+        for index, entry in state.optimizer_state["state"].items():
+            for key, value in entry.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"optimizer.{index}.{key}"] = value
+                else:
+                    optimizer_entries.setdefault(str(index), {})[key] = value
+        for rank, rng in enumerate(state.rng_states):
+            tensors[f"rng.cpu.{rank}"] = rng
+        for rank, rng in enumerate(state.cuda_rng_states):
+            tensors[f"rng.cuda.{rank}"] = rng
+        if state.permutation_rng_state is not None:
+            tensors["rng.permutation"] = state.permutation_rng_state
+        header = {
+            "fingerprint": self.fingerprint,
+            "epoch": state.epoch,
+            "history": state.history,
+            "best_loss": state.best_loss,
+            "best_epoch": state.best_epoch,
+            "epochs_without_improvement": state.epochs_without_improvement,
+            "finished": state.finished,
+            "optimizer_param_groups": state.optimizer_state["param_groups"],
+            "optimizer_entries": optimizer_entries,
+        }
+        metadata = {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": str(CHECKPOINT_VERSION),
+            "state": json.dumps(header),
+        }
+        tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+        atomic_write(self.path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+    def load(self) -> TrainingState | None:
+        """The saved state, or None when there is no checkpoint yet."""
+        if not self.path.is_file():
+            return None
+        try:
+            with safe_open(str(self.path), framework="pt") as f:
+                metadata = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+            if metadata.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError("no aekit checkpoint header")
+            version = int(metadata["format_version"])
+            header = json.loads(metadata["state"])
+        except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"{self.path} is not a readable aekit checkpoint ({exc}); delete it to start the run over."
+            ) from None
+        if version > CHECKPOINT_VERSION:
+            raise CheckpointError(f"{self.path} was written by a newer aekit (format {version}); upgrade aekit.")
+        self._check_fingerprint(header.get("fingerprint", {}))
+
+        def prefixed(prefix: str) -> dict[str, torch.Tensor]:
+            return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+        optimizer_state: dict[int, dict[str, Any]] = {}
+        for name, value in prefixed("optimizer.").items():
+            index, key = name.split(".", 1)
+            optimizer_state.setdefault(int(index), {})[key] = value
+        for index, entries in header["optimizer_entries"].items():
+            optimizer_state.setdefault(int(index), {}).update(entries)
+        param_groups = header["optimizer_param_groups"]
+        for group in param_groups:
+            if isinstance(group.get("betas"), list):
+                group["betas"] = tuple(group["betas"])
+
+        def per_rank(prefix: str) -> list[torch.Tensor]:
+            states = prefixed(prefix)
+            return [states[str(rank)] for rank in range(len(states))]
+
+        return TrainingState(
+            epoch=int(header["epoch"]),
+            history=header["history"],
+            best_loss=float(header["best_loss"]),
+            best_epoch=int(header["best_epoch"]),
+            epochs_without_improvement=int(header["epochs_without_improvement"]),
+            finished=bool(header["finished"]),
+            module_state=prefixed("module."),
+            best_state=prefixed("best."),
+            optimizer_state={"state": optimizer_state, "param_groups": param_groups},
+            rng_states=per_rank("rng.cpu."),
+            cuda_rng_states=per_rank("rng.cuda."),
+            permutation_rng_state=tensors.get("rng.permutation"),
+        )
+
+    def _check_fingerprint(self, saved: dict[str, Any]) -> None:
+        def comparable(fingerprint: dict[str, Any]) -> dict[str, Any]:
+            params = {k: v for k, v in fingerprint.get("params", {}).items() if k not in RESUMABLE_CHANGES}
+            return {**fingerprint, "params": params}
+
+        old, new = comparable(saved), comparable(_json_round_trip(self.fingerprint))
+        if old != new:
+            differences = sorted(
+                {k for k in set(old) | set(new) if k != "params" and old.get(k) != new.get(k)}
+                | {
+                    k
+                    for k in set(old.get("params", {})) | set(new.get("params", {}))
+                    if old.get("params", {}).get(k) != new.get("params", {}).get(k)
+                }
+            )
+            raise CheckpointError(
+                f"{self.path} belongs to a run with other settings (different: {', '.join(differences)}). "
+                "Resume with the same model, parameters and data, or start over without --resume "
+                "(or in another --out folder)."
+            )
+
+
+def _json_round_trip(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+
+def checkpoint_path(folder: str | os.PathLike) -> Path:
+    return Path(folder) / CHECKPOINT_FILE
