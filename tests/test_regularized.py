@@ -155,13 +155,19 @@ def test_contractive_halves_the_jacobian_norm_of_the_same_unpenalized_network(fl
 
 # --------------------------------------------------------------------------- stacked
 def test_stacked_pretraining_then_finetuning_matches_end_to_end_training(flat_split):
+    """Same network, same total epochs.  Over seeds 0-2 pretraining wins on average (held-out
+    error 0.751 vs 0.794) but not on every seed (seed 0: 0.772 vs 0.768), so one seed is held
+    to "no worse than 2%"; pretraining must clearly beat fine-tuning alone from scratch."""
     X_train, X_test = flat_split
     net = dict(hidden=(128, 64), latent_dim=16, batch_size=32, random_state=0)
     stacked = aekit.StackedAutoEncoder(pretrain_epochs=10, epochs=20, **net).fit(X_train)
     n_layers = 3
     assert stacked.n_epochs_ == n_layers * 10 + 20
     end_to_end = aekit.AutoEncoder(architecture="mlp", epochs=stacked.n_epochs_, **net).fit(X_train)
-    assert stacked.reconstruction_error(X_test).mean() <= end_to_end.reconstruction_error(X_test).mean()
+    finetune_only = aekit.AutoEncoder(architecture="mlp", epochs=20, **net).fit(X_train)
+    error = stacked.reconstruction_error(X_test).mean()
+    assert error <= 1.02 * end_to_end.reconstruction_error(X_test).mean()
+    assert error <= 0.85 * finetune_only.reconstruction_error(X_test).mean()
 
 
 def test_stacked_history_shows_both_phases_and_shares_one_network(flat_split):
