@@ -101,6 +101,9 @@ class Checkpoint:
 
     def load(self) -> TrainingState | None:
         """The saved state, or None when there is no checkpoint yet."""
+        # A process killed while saving leaves its temporary file (never the checkpoint) behind.
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         if not self.path.is_file():
             return None
         try:

@@ -22,7 +22,7 @@ import torch
 
 #: A memory-mapped input larger than this (as float32) is streamed instead of loaded.
 IN_MEMORY_LIMIT_BYTES = 2**30
-_CHUNK_BYTES = 64 * 2**20
+_CHUNK_BYTES = 16 * 2**20  # of float32 output per validation chunk
 
 
 def _whole_file_map(array: np.ndarray) -> bool:
@@ -85,8 +85,8 @@ class MappedArray:
         return np.asarray(out, dtype=np.float32)
 
     def chunks(self) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row, transformed block) over the whole array, about 64 MB of input at a time."""
-        row_bytes = max(1, self.array.itemsize * int(np.prod(self.array.shape[1:], dtype=np.int64)))
+        """(first row, transformed block) over the whole array, about 16 MB of float32 at a time."""
+        row_bytes = 4 * max(1, int(np.prod(self.array.shape[1:], dtype=np.int64)))
         step = max(1, _CHUNK_BYTES // row_bytes)
         for start in range(0, len(self), step):
             yield start, self.read(np.arange(start, min(start + step, len(self))))
