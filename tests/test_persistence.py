@@ -133,3 +133,32 @@ def test_failed_save_leaves_the_previous_file_intact(saved_vae, tmp_path, monkey
         est.save(target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def _edit_config(edit):
+    def apply(metadata):
+        config = json.loads(metadata["config"])
+        edit(config)
+        metadata["config"] = json.dumps(config)
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["params"].update(latent_dim=5), "wrong shapes"),
+        (lambda c: c["params"].update(latent_dim="abc"), "latent_dim must be an integer"),
+        (lambda c: c["params"].update(activation="bogus"), "activation must be one of"),
+        (lambda c: c["fitted"].update(input_shape_=[8, 9]), r"input shape \(8, 9\).*do not agree"),
+        (lambda c: c["fitted"].update(n_features_in_=65), "do not agree"),
+        (lambda c: c["fitted"].pop("input_shape_"), "no attribute 'input_shape_'"),
+        (lambda c: c.update(params=[1, 2]), "parameters this aekit does not know"),
+    ],
+    ids=["latent-dim-vs-weights", "param-type", "param-value", "input-shape", "feature-count", "missing-shape", "structure"],
+)
+def test_config_is_validated_against_itself_and_the_weights(saved_vae, tmp_path, edit, message):
+    _, path, _ = saved_vae
+    altered = _rewrite(path, tmp_path / "config.safetensors", edit_metadata=_edit_config(edit))
+    with pytest.raises(ModelFileError, match=message):
+        aekit.load(altered)

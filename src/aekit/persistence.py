@@ -9,6 +9,7 @@ leaves a half-written model where a good one was.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -99,6 +100,23 @@ def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     return metadata, tensors
 
 
+def _check_config(estimator: Any) -> None:
+    """Parameters pass the estimator's own checks and the recorded shapes agree with each other."""
+    estimator._validate_params()
+    input_shape, model_shape = estimator.input_shape_, estimator.model_shape_
+    sizes = [*input_shape, *model_shape]
+    if (
+        not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)
+        or math.prod(input_shape) != estimator.n_features_in_
+        or math.prod(model_shape) != estimator.n_features_in_
+        or estimator.architecture_ not in ("mlp", "conv")
+    ):
+        raise ValueError(
+            f"input shape {input_shape}, model shape {model_shape}, {estimator.n_features_in_} features "
+            f"and architecture {estimator.architecture_!r} do not agree"
+        )
+
+
 def load_estimator(path: str | os.PathLike) -> Any:
     """Rebuild a fitted estimator saved with ``est.save(path)``.
 
@@ -126,15 +144,21 @@ def load_estimator(path: str | os.PathLike) -> Any:
     cls = BaseAutoEncoder.registry.get(metadata.get("estimator", ""))
     if cls is None:
         raise ModelFileError(f"{path} holds an unknown estimator {metadata.get('estimator')!r}.")
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     try:
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         estimator = cls(**params)
-    except TypeError as exc:
+    except (TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path} has parameters this aekit does not know: {exc}") from None
     arrays = {k[len(_ARRAY_PREFIX):]: v.numpy() for k, v in tensors.items() if k.startswith(_ARRAY_PREFIX)}
-    estimator._restore_fitted_attributes({**fitted, **arrays})
-    estimator.device_ = resolve_device(estimator.device)
-    module = estimator._build_module()
+    try:
+        estimator._restore_fitted_attributes({**fitted, **arrays})
+        _check_config(estimator)
+        estimator.device_ = resolve_device(estimator.device)
+        module = estimator._build_module()
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise ModelFileError(
+            f"{path} has an invalid configuration ({exc}); the file was altered or damaged. Save the model again."
+        ) from None
     state = {k[len(_MODULE_PREFIX):]: v for k, v in tensors.items() if k.startswith(_MODULE_PREFIX)}
     expected = module.state_dict()
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))

@@ -298,6 +298,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 raise ValueError(
                     f"X has shape {X.shape}; expected (n, d) tables or (n, h, w) / (n, c, h, w) images."
                 )
+            if 0 in X.shape[1:]:
+                raise ValueError(
+                    f"X has samples of shape {X.shape[1:]}; every sample needs at least one value. "
+                    "Pass (n, d) tables or (n, h, w) / (n, c, h, w) images with no empty axis."
+                )
             self.input_shape_ = tuple(int(s) for s in X.shape[1:])
             self.n_features_in_ = math.prod(self.input_shape_)
             return X

@@ -150,10 +150,18 @@ class Trainer:
         condition_val: torch.Tensor | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> dict[str, list]:
+        on_cpu = x_train.device.type == "cpu"
+        if on_cpu:
+            torch.set_flush_denormal(True)
+        try:
+            return self._fit(module, x_train, x_val, condition_train, condition_val, checkpoint)
+        finally:
+            if on_cpu:  # a process-wide CPU flag: leave the caller's numerics as they were
+                torch.set_flush_denormal(False)
+
+    def _fit(self, module, x_train, x_val, condition_train, condition_val, checkpoint) -> dict[str, list]:
         cfg = self.config
         device = x_train.device
-        if device.type == "cpu":
-            torch.set_flush_denormal(True)
         ctx = distributed.context()
         optimizer = make_optimizer(module.parameters(), cfg.learning_rate, cfg.weight_decay)
         amp_dtype = PRECISIONS[cfg.precision] if device.type == "cuda" else None
