@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from aekit.estimators.autoencoder import AutoEncoder
 from aekit.estimators.base import _check_number, estimator_params
 from aekit.models.autoencoder import AutoEncoderModule
 from aekit.nn.likelihoods import make_likelihood
+from aekit.train.sources import MappedArray
 
 
 @estimator_params(loss="mse", noise="gaussian", noise_level=0.3, clip=True)
@@ -60,8 +62,13 @@ class DenoisingAutoEncoder(AutoEncoder):
         if not isinstance(self.clip, (bool, np.bool_)):
             raise ValueError(f"clip must be True or False; got {self.clip!r}.")
 
-    def _prepare_fit(self, X: np.ndarray, y: Any) -> None:
-        self.data_min_, self.data_max_ = float(X.min()), float(X.max())
+    def _prepare_fit(self, X: np.ndarray | MappedArray, y: Any) -> None:
+        # A memory-mapped input is scanned chunk by chunk, never loaded whole.
+        blocks = (block for _, block in X.chunks()) if isinstance(X, MappedArray) else (X,)
+        self.data_min_, self.data_max_ = math.inf, -math.inf
+        for block in blocks:
+            self.data_min_ = min(self.data_min_, float(block.min()))
+            self.data_max_ = max(self.data_max_, float(block.max()))
         return None
 
     def _build_module(self) -> AutoEncoderModule:
