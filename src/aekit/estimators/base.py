@@ -396,7 +396,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         """Float32 tensor in model layout on the fitted device (no copy when possible)."""
-        t = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not X.flags.writeable:  # e.g. a read-only memory map: torch needs memory it may write
+            X = X.copy()
+        t = torch.as_tensor(X)
         return t.reshape(t.shape[0], *self.model_shape_).to(self.device_)
 
     def _map_batches(self, fn: Callable[..., torch.Tensor], x: torch.Tensor, *aligned: torch.Tensor) -> np.ndarray:
