@@ -25,7 +25,7 @@ def elbo(estimator: Any, X: Any, n_samples: int = 1, random_state: Any = None) -
     ``E_q[log p(x|z)] - KL(q(z|x) || p(z))`` with the KL in closed form.  This is
     the k=1 importance-weighted bound; :func:`log_likelihood` tightens it.
     """
-    from aekit.estimators.base import _check_positive_int, draw_seed, torch_seeded
+    from aekit.estimators.base import _check_positive_int, draw_seed, torch_seeded  # late: estimators import aekit.uses -> metrics
 
     x = _model_input(estimator, X, "elbo")
     _check_positive_int("n_samples", n_samples)

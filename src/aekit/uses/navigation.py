@@ -29,7 +29,7 @@ def interpolate_codes(z_a: np.ndarray, z_b: np.ndarray, n_steps: int = 8, method
     the segment, it does not pass through low-norm codes, which are atypical under a
     Gaussian prior in many dimensions (White, 2016).
     """
-    from aekit.estimators.base import _check_positive_int
+    from aekit.estimators.base import _check_positive_int  # late: the estimators import this package
 
     _check_positive_int("n_steps", n_steps, minimum=2)
     if method not in INTERPOLATION_METHODS:
