@@ -25,7 +25,8 @@ def elbo(estimator: Any, X: Any, n_samples: int = 1, random_state: Any = None) -
     ``E_q[log p(x|z)] - KL(q(z|x) || p(z))`` with the KL in closed form.  This is
     the k=1 importance-weighted bound; :func:`log_likelihood` tightens it.
     """
-    from aekit.estimators.base import _check_positive_int, draw_seed, torch_seeded  # late: estimators import aekit.uses -> metrics
+    # Imported late: the estimators import aekit.uses, which imports these metrics.
+    from aekit.estimators.base import _check_positive_int, draw_seed, torch_seeded
 
     x = _model_input(estimator, X, "elbo")
     _check_positive_int("n_samples", n_samples)
