@@ -175,7 +175,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 def cmd_tour(args: argparse.Namespace) -> None:
     from aekit.tour import run_tour
 
-    run_tour(data=args.data, out=args.out, quick=args.quick)
+    run_tour(data=args.data, out=args.out, quick=args.quick, novel_class=args.novel_class)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from aekit.tour import run_report
+
+    run_report(args.run_dirs, data=args.data, out=args.out)
 
 
 # ---------------------------------------------------------------------------- parser
@@ -194,10 +200,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train PCA and autoencoders side by side and print a comparison.",
         epilog="Example: aekit tour --data ../shared/data/mnist.npz --out tour-mnist",
     )
-    tour.add_argument("--data", help="MNIST .npz, .npy, .npz or .csv (default: scikit-learn's digits)")
-    tour.add_argument("--out", default="aekit-tour", help="output folder (default: aekit-tour)")
+    tour.add_argument(
+        "--data", help="MNIST .npz, .npy, .npz, .csv or a folder of images (default: scikit-learn's digits)"
+    )
+    tour.add_argument(
+        "--out", default="aekit-tour", help="output folder for report.html, metrics.json, models/ (default: aekit-tour)"
+    )
     tour.add_argument("--quick", action="store_true", help="a much shorter run (for tests and a first look)")
+    tour.add_argument(
+        "--novel-class",
+        metavar="LABEL",
+        help="class kept out of training to test anomaly detection (default: the first class; 'none' keeps all)",
+    )
     tour.set_defaults(func=cmd_tour)
+
+    report = commands.add_parser(
+        "report",
+        help="write the tour's HTML report for models trained with `aekit train`",
+        description="Compare trained models (and PCA) on their data; write report.html and metrics.json.",
+        epilog="Example: aekit report runs/vae runs/ae --data ../shared/data/mnist.npz --out report-mnist",
+    )
+    report.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="folder(s) written by `aekit train`")
+    report.add_argument("--data", help="data to evaluate on (default: the file the first run was trained on)")
+    report.add_argument("--out", help="output folder (default: the first RUN_DIR)")
+    report.set_defaults(func=cmd_report)
 
     train = commands.add_parser(
         "train",

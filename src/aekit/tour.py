@@ -1,69 +1,717 @@
-"""``aekit tour``: train PCA and autoencoders side by side on one dataset and compare them."""
+"""``aekit tour`` and ``aekit report``: compare PCA and the autoencoder family on one dataset.
+
+The tour trains PCA, AutoEncoder, DenoisingAutoEncoder, SparseAutoEncoder,
+ContractiveAutoEncoder and VAE side by side; the report command evaluates models
+trained with ``aekit train``.  Both print a results table and write ``report.html``
+(figures embedded), ``metrics.json`` and, for the tour, the fitted models.  The
+report, the JSON and the terminal table show the same rounded numbers.
+
+When the data has class labels, one class (the first, by default) is held out from
+training: the models then meet it only at test time, which measures how well their
+reconstruction error flags inputs unlike anything they were trained on (AUROC).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import platform
+import shlex
 import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
+import matplotlib
 import numpy as np
+import sklearn
+import torch
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import type_of_target
+from tqdm.auto import tqdm
 
 import aekit
-from aekit.data.loading import load_data
+from aekit import viz
+from aekit.data.images import load_image_folder
+from aekit.data.loading import LoadedData, load_data
 from aekit.data.preprocessing import Preprocessing
+from aekit.persistence import atomic_write
+from aekit.viz import MetricSpec, MetricsTable, ReportFigure
+
+METRICS = (
+    MetricSpec("reconstruction_error", "test reconstruction error", 3, higher_is_better=False),
+    MetricSpec("probe_accuracy", "linear-probe accuracy", 3, higher_is_better=True),
+    MetricSpec("auroc", "AUROC, held-out class", 3, higher_is_better=True),
+    MetricSpec("fit_seconds", "fit time (s)", 1, higher_is_better=False),
+)
+TABLE_HEADERS = ("model", "code size", "epochs", "recon. error", "probe acc.", "AUROC", "fit s")
+REFERENCE = "PCA"
+N_SHOWN = 10  # samples per row in the image figures
+TRAINING_STEPS = 2000  # gradient steps per model on the full tour; epochs follow from the data size
+# Small models on small data spend more time synchronizing two threads than computing
+# (measured on digits: 5-15x the CPU time with 2 threads on a busy 2-core machine).
+SINGLE_THREAD_BELOW = 20_000_000  # training-set values
 
 
-def load_tour_data(path: str | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, str]:
-    """Train/test arrays (scaled for the models), labels when known, and a dataset name."""
+# ---------------------------------------------------------------------------- data
+@dataclass
+class TourData:
+    """Train/test inputs scaled for the models, labels when known, and the held-out class."""
+
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray | None
+    y_test: np.ndarray | None
+    name: str
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    held_out: Any = None  # a class never shown to the models in training
+
+    @property
+    def fit_mask(self) -> np.ndarray:
+        """Training rows the models are fitted on (all but the held-out class)."""
+        if self.held_out is None:
+            return np.ones(len(self.X_train), dtype=bool)
+        return self.y_train != self.held_out
+
+    @property
+    def seen_test_mask(self) -> np.ndarray:
+        if self.held_out is None:
+            return np.ones(len(self.X_test), dtype=bool)
+        return self.y_test != self.held_out
+
+
+def _class_labels(y: Any, n: int) -> np.ndarray | None:
+    """``y`` as a 1-D label array when it holds 2 to 100 classes for ``n`` rows, else None."""
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n or type_of_target(y) not in ("binary", "multiclass"):
+        return None
+    return y if 2 <= len(np.unique(y)) <= 100 else None
+
+
+def _read(path: str) -> LoadedData:
+    if Path(path).is_dir():
+        return load_image_folder(path)
+    return load_data(path)
+
+
+def load_tour_data(path: str | None = None, seed: int = 0, test_fraction: float = 0.2) -> TourData:
+    """The tour's data: scikit-learn's digits by default, else a data file or image folder.
+
+    Uses the file's test split when it has one (MNIST), else a stratified
+    ``test_fraction`` split.  uint8 images are scaled to [0, 1] and CSV columns
+    standardized (see :class:`aekit.data.Preprocessing`).
+    """
     if path is None:
         X, y = aekit.datasets.load_digits()
-        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=seed, stratify=y)
-        return X_train, X_test, y_train, y_test, "scikit-learn digits (8x8)"
-    loaded = load_data(path)
+        loaded, name = LoadedData(X=X, y=y), "scikit-learn digits (8x8 images)"
+    else:
+        loaded, name = _read(path), str(path)
     preprocessing = Preprocessing.fit(loaded.X, loaded.kind)
-    if loaded.X_test is not None:
-        return (
-            preprocessing.apply(loaded.X),
-            preprocessing.apply(loaded.X_test),
-            loaded.y,
-            loaded.y_test,
-            str(path),
-        )
     X = preprocessing.apply(loaded.X)
-    split = train_test_split(np.arange(len(X)), test_size=0.2, random_state=seed)
-    y = loaded.y
-    return (
-        X[split[0]],
-        X[split[1]],
-        None if y is None else y[split[0]],
-        None if y is None else y[split[1]],
-        str(path),
+    y = _class_labels(loaded.y, len(X))
+    if loaded.X_test is not None:
+        X_test = preprocessing.apply(loaded.X_test)
+        y_test = _class_labels(loaded.y_test, len(X_test)) if y is not None else None
+        return TourData(X, X_test, y if y_test is not None else None, y_test, name, preprocessing)
+    if len(X) < 10:
+        raise ValueError(f"{name} has only {len(X)} samples; the tour needs at least 10 (it holds out a test set).")
+    counts = None if y is None else np.unique(y, return_counts=True)[1]
+    # A stratified split needs two of each class and a test set with room for every class.
+    stratified = counts is not None and counts.min() >= 2 and math.ceil(test_fraction * len(X)) >= len(counts)
+    stratify = y if stratified else None
+    index_train, index_test = train_test_split(
+        np.arange(len(X)), test_size=test_fraction, random_state=seed, stratify=stratify
+    )
+    y_train, y_test = (None, None) if y is None else (y[index_train], y[index_test])
+    return TourData(X[index_train], X[index_test], y_train, y_test, name, preprocessing)
+
+
+def _subsample(rng: np.random.RandomState, n: int, limit: int) -> np.ndarray:
+    return np.sort(rng.permutation(n)[:limit]) if n > limit else np.arange(n)
+
+
+def choose_held_out(data: TourData, novel_class: str | None) -> Any:
+    """The class to hold out: ``novel_class`` ("none" for no hold-out) or the first class.
+
+    Needs labels and at least three classes, so that two remain to learn from.
+    """
+    if data.y_train is None or (novel_class is not None and novel_class.lower() == "none"):
+        return None
+    classes = np.unique(np.concatenate([data.y_train, data.y_test]))
+    if novel_class is None:
+        return classes[0] if len(classes) >= 3 else None
+    matches = [c for c in classes if str(c) == novel_class]
+    if not matches:
+        raise ValueError(
+            f"--novel-class {novel_class!r} is not a label of {data.name}; labels are "
+            f"{[str(c) for c in classes[:20]]}{' ...' if len(classes) > 20 else ''} (or pass 'none')."
+        )
+    if len(classes) < 3:
+        raise ValueError("holding out a class needs at least three classes; pass --novel-class none.")
+    return matches[0]
+
+
+# ---------------------------------------------------------------------------- models
+class PCABaseline:
+    """PCA with the autoencoders' interface (codes, and decodings in the input's shape): the reference."""
+
+    def __init__(self, n_components: int, random_state: int = 0):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray) -> PCABaseline:
+        self.input_shape_ = tuple(X.shape[1:])
+        self.n_features_in_ = math.prod(self.input_shape_)
+        n_components = min(self.n_components, len(X), self.n_features_in_)
+        self.pca_ = PCA(n_components=n_components, random_state=self.random_state).fit(X.reshape(len(X), -1))
+        self.latent_dim = n_components
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        return self.pca_.transform(X.reshape(len(X), -1))
+
+    def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
+        return self.pca_.inverse_transform(np.asarray(Z)).reshape(len(Z), *self.input_shape_)
+
+    def reconstruct(self, X: np.ndarray) -> np.ndarray:
+        return self.inverse_transform(self.transform(X))
+
+    def save(self, path: str | Path) -> None:
+        """Components, mean and explained variance as a plain .npz (no pickle)."""
+        arrays = {
+            "components": self.pca_.components_,
+            "mean": self.pca_.mean_,
+            "explained_variance": self.pca_.explained_variance_,
+            "input_shape": np.asarray(self.input_shape_),
+        }
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+        atomic_write(path, write)
+
+
+def _unit_range(X: np.ndarray) -> bool:
+    return bool(X.min() >= 0.0 and X.max() <= 1.0)
+
+
+def tour_models(latent_dim: int, epochs: int, unit_range: bool, seed: int = 0) -> dict[str, aekit.BaseAutoEncoder]:
+    """The autoencoders of the tour, configured for the data (unfitted).
+
+    Data in [0, 1] gets cross-entropy losses and a Bernoulli VAE, other data squared
+    errors and a Gaussian VAE.  The sparse autoencoder gets a 4x wider code (sparse
+    codes are meant to be over-complete); the contractive one an MLP, whose exact
+    Jacobian penalty is far cheaper than a convolutional encoder's.
+    """
+    loss = "bce" if unit_range else "mse"
+    common = {"latent_dim": latent_dim, "epochs": epochs, "random_state": seed, "verbose": 1}
+    return {
+        "AutoEncoder": aekit.AutoEncoder(loss=loss, **common),
+        "DenoisingAutoEncoder": aekit.DenoisingAutoEncoder(loss=loss, **common),
+        "SparseAutoEncoder": aekit.SparseAutoEncoder(loss=loss, **{**common, "latent_dim": 4 * latent_dim}),
+        "ContractiveAutoEncoder": aekit.ContractiveAutoEncoder(loss=loss, architecture="mlp", **common),
+        "VAE": aekit.VAE(likelihood="bernoulli" if unit_range else "gaussian", **common),
+    }
+
+
+def tour_latent_dim(n_features: int) -> int:
+    """8 for small inputs (digits' 64 pixels), 16 up to 4096 features (MNIST), else 32."""
+    return 8 if n_features <= 256 else 16 if n_features <= 4096 else 32
+
+
+def tour_epochs(n_train: int, batch_size: int = 128, quick: bool = False) -> int:
+    """Epochs for about ``TRAINING_STEPS`` gradient steps, between 5 and 100 (3 when quick)."""
+    if quick:
+        return 3
+    return int(np.clip(round(TRAINING_STEPS / math.ceil(n_train / batch_size)), 5, 100))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+# ---------------------------------------------------------------------------- evaluation
+@dataclass
+class ModelResult:
+    """A fitted model and what the report needs from it."""
+
+    model: Any
+    fit_seconds: float | None
+    epochs: int | None
+    test_errors: np.ndarray  # per test input, squared error summed over features
+    test_codes: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate(model: Any, data: TourData, fit_seconds: float | None, epochs: int | None) -> ModelResult:
+    """Reconstruction error (seen classes), linear-probe accuracy and held-out-class AUROC on the test set."""
+    test_errors = aekit.metrics.reconstruction_error(model, data.X_test)
+    test_codes = np.asarray(model.transform(data.X_test))
+    metrics: dict[str, Any] = {
+        "code_size": int(test_codes.shape[1]),
+        "epochs": epochs,
+        "reconstruction_error": float(test_errors[data.seen_test_mask].mean()),
+        "probe_accuracy": None,
+        "auroc": None,
+        "fit_seconds": None if fit_seconds is None else float(fit_seconds),
+    }
+    if data.y_train is not None:
+        train_codes = np.asarray(model.transform(data.X_train))
+        metrics["probe_accuracy"] = aekit.metrics.linear_probe_accuracy(train_codes, data.y_train, test_codes, data.y_test)
+    if data.held_out is not None:
+        metrics["auroc"] = aekit.metrics.auroc(data.y_test == data.held_out, test_errors)
+    for spec in METRICS:
+        if metrics[spec.key] is not None:
+            metrics[spec.key] = round(metrics[spec.key], spec.decimals)
+    return ModelResult(model, fit_seconds, epochs, test_errors, test_codes, metrics)
+
+
+def format_metric(spec: MetricSpec, value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.{spec.decimals}f}"
+
+
+def table_rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
+    """One row of formatted cells per model: the same strings in the terminal and the report."""
+    return [
+        [
+            name,
+            str(m["code_size"]),
+            "-" if m["epochs"] is None else str(m["epochs"]),
+            *(format_metric(spec, m[spec.key]) for spec in METRICS),
+        ]
+        for name, m in results.items()
+    ]
+
+
+def format_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [list(TABLE_HEADERS), *rows]) for i in range(len(TABLE_HEADERS))]
+    lines = [list(TABLE_HEADERS), *rows]
+    return "\n".join(
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+        for line in lines
     )
 
 
-def run_tour(data: str | None = None, out: str = "aekit-tour", quick: bool = False) -> dict:
-    """Fit PCA, AutoEncoder and VAE; print and return test reconstruction error and fit time."""
-    X_train, X_test, _, _, name = load_tour_data(data)
-    latent_dim = 8
-    epochs = 5 if quick else 60
-    flat = lambda X: X.reshape(len(X), -1)  # noqa: E731
-    results = []
+# ---------------------------------------------------------------------------- figures
+def _one_per_class(y: np.ndarray | None, n: int, limit: int = N_SHOWN) -> np.ndarray:
+    """Indices of up to ``limit`` test inputs, one per class when labels are known."""
+    if y is None:
+        return np.arange(min(n, limit))
+    _, first = np.unique(y, return_index=True)
+    return np.sort(first)[:limit] if len(first) >= 2 else np.arange(min(n, limit))
+
+
+def _pair(data: TourData) -> tuple[int, int]:
+    """Two test inputs of different seen classes (or the first two)."""
+    seen = np.flatnonzero(data.seen_test_mask)
+    if data.y_test is not None:
+        others = seen[data.y_test[seen] != data.y_test[seen[0]]]
+        if len(others):
+            return int(seen[0]), int(others[0])
+    return int(seen[0]), int(seen[min(1, len(seen) - 1)])
+
+
+def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[ReportFigure]:
+    """Every figure of the report, with its caption; figures a model set cannot make are skipped."""
+    figures = []
+    scale = viz.PixelScale.for_data(data.X_train)
+    has_labels = data.y_test is not None
+    held = f" (class {data.held_out} was held out from training)" if data.held_out is not None else ""
+    networks = {name: r for name, r in results.items() if isinstance(r.model, aekit.BaseAutoEncoder)}
+    metrics = {name: r.metrics for name, r in results.items()}
+    figures.append(
+        ReportFigure.from_figure(
+            "Comparison at a glance",
+            viz.plot_metrics(metrics, METRICS, reference=REFERENCE),
+            "Each bar is one model on the test inputs; the dashed line marks PCA with the same code size, "
+            "the classic linear baseline. Reconstruction error is the squared difference between input and "
+            "reconstruction summed over features (lower is better). Probe accuracy is how often a linear "
+            "classifier reads the correct label from the code: a high value means the code keeps the class. "
+            "AUROC is how well reconstruction error ranks inputs of the held-out class above the others "
+            "(0.5 is chance, 1 is perfect). Fit time is in seconds.",
+        )
+    )
+    shown = _one_per_class(data.y_test, len(data.X_test))
+    figures.append(
+        ReportFigure.from_figure(
+            "Reconstructions",
+            viz.plot_reconstructions(
+                data.X_test[shown],
+                {name: r.model.reconstruct(data.X_test[shown]) for name, r in results.items()},
+                labels=None if not has_labels else data.y_test[shown],
+                scale=scale,
+            ),
+            "The top row shows test inputs the models never trained on; each row below is one model's "
+            "attempt to rebuild them from its code. Look for which models keep the fine strokes and which "
+            f"blur them; the number beside each name is the mean error over these inputs{held}.",
+        )
+    )
+    figures.append(
+        ReportFigure.from_figure(
+            "Map of the codes",
+            viz.plot_code_map({name: r.test_codes for name, r in results.items()}, data.y_test),
+            "Each dot is one test input placed by its code (codes wider than two numbers are flattened to "
+            "their two main directions by PCA, as the axis labels say). "
+            + (
+                "Colors are the true labels, which the models never saw: well separated color clusters mean "
+                "the model grouped similar inputs on its own."
+                if has_labels
+                else "Clusters and gaps show structure the model found in the data."
+            ),
+        )
+    )
+    if networks:
+        figures.append(
+            ReportFigure.from_figure(
+                "Training curves",
+                viz.plot_training_curves({name: r.model.history_ for name, r in networks.items()}),
+                "Loss per epoch on the training data (blue) and on a held-back validation part (orange). "
+                "Both should fall and level off; a validation curve that turns upward while training keeps "
+                "falling is overfitting. Each model minimizes its own loss, so compare shapes, not heights.",
+            )
+        )
+    samples = {}
+    for name, r in networks.items():
+        with contextlib.suppress(ValueError):  # no code density (e.g. a model file from before sampling)
+            samples[name] = r.model.sample(N_SHOWN, random_state=0)
+    if samples:
+        figures.append(
+            ReportFigure.from_figure(
+                "Generated samples",
+                viz.plot_samples(samples, scale),
+                "New inputs invented by each model: the VAE decodes random draws from its prior, the other "
+                "autoencoders decode draws from a mixture of Gaussians fitted to their training codes. Good "
+                "samples look like plausible inputs and differ from one another.",
+            )
+        )
+    a, b = _pair(data)
+    paths = {
+        name: aekit.interpolate(
+            r.model, data.X_test[a], data.X_test[b], n_steps=N_SHOWN, method="slerp" if isinstance(r.model, aekit.VAE) else "linear"
+        )
+        for name, r in results.items()
+    }
+    figures.append(
+        ReportFigure.from_figure(
+            "Interpolations",
+            viz.plot_interpolations(paths, scale),
+            "Each row walks in a straight line (a great circle for the VAE) through code space from one "
+            "test input to another and decodes the points on the way. A smooth change through plausible "
+            "inputs means the code space is well organized; PCA simply cross-fades the two.",
+        )
+    )
+    vaes = [(name, r) for name, r in networks.items() if isinstance(r.model, aekit.VAE)]
+    if vaes:
+        name, r = vaes[0]
+        kl = aekit.metrics.kl_per_dimension(r.model, data.X_test)
+        dims = np.argsort(-kl, kind="stable")[: min(8, len(kl))]
+        values = np.linspace(-3.0, 3.0, 9)
+        grid = aekit.traverse(r.model, data.X_test[a], dims=dims, values=values)
+        figures.append(
+            ReportFigure.from_figure(
+                "Latent traversal (VAE)",
+                viz.plot_traversal(grid, [int(d) for d in dims], values, model_name=name, scale=scale),
+                "Starting from one test input's code, each row changes a single code dimension from -3 to +3 "
+                "standard deviations and decodes the result. Rows are the dimensions carrying the most "
+                "information (largest KL). A dimension that changes one recognizable property (thickness, "
+                "slant, shape) is an interpretable factor.",
+            )
+        )
+    figures.append(
+        ReportFigure.from_figure(
+            "Anomalies",
+            viz.plot_anomalies(
+                data.X_test,
+                {name: r.test_errors for name, r in results.items()},
+                labels=data.y_test,
+                novel_label=data.held_out,
+                n_show=N_SHOWN,
+                scale=scale,
+            ),
+            "The test inputs each model reconstructs worst, with their reconstruction errors"
+            + (
+                f"; labels in red belong to class {data.held_out}, which the models never saw in training. "
+                "A good anomaly detector puts those first."
+                if data.held_out is not None
+                else ". These are the inputs least like the training data according to each model."
+            ),
+        )
+    )
+    denoisers = [(name, r) for name, r in networks.items() if hasattr(r.model, "denoise")]
+    if denoisers:
+        figures.append(_denoising_figure(denoisers[0][1].model, results, data, shown, scale))
+    return figures
+
+
+def _denoising_figure(
+    denoiser: Any, results: Mapping[str, ModelResult], data: TourData, shown: np.ndarray, scale: viz.PixelScale
+) -> ReportFigure:
+    """Corrupt test inputs with the denoiser's own training noise; every model then reconstructs them."""
+    from aekit.data.corruption import make_corruption
+
+    corruption = make_corruption(denoiser.noise, float(denoiser.noise_level), denoiser.data_min_, denoiser.data_max_)
+    clean = data.X_test[shown]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        corrupted = corruption(torch.as_tensor(clean, dtype=torch.float32)).numpy().astype(clean.dtype)
+    denoised = {
+        name: r.model.denoise(corrupted) if hasattr(r.model, "denoise") else r.model.reconstruct(corrupted)
+        for name, r in results.items()
+    }
+    return ReportFigure.from_figure(
+        "Denoising",
+        viz.plot_denoising(
+            clean, corrupted, denoised, noise=f" ({denoiser.noise}, level {denoiser.noise_level})", scale=scale
+        ),
+        "Clean test inputs (top), the same inputs with the noise the denoising autoencoder was trained on, "
+        "and every model's reconstruction of the noisy version. The number beside each row is its distance "
+        "to the clean row: the denoising autoencoder should remove the most noise.",
+    )
+
+
+# ---------------------------------------------------------------------------- outputs
+def versions() -> dict[str, str]:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return {
+        "aekit": aekit.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": f"{device}, {torch.get_num_threads()} torch thread(s)",
+    }
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def write_outputs(
+    out: Path,
+    title: str,
+    intro: str,
+    data: TourData,
+    results: Mapping[str, ModelResult],
+    figures: list[ReportFigure],
+    command: str,
+    started: float,
+    extra: Mapping[str, Any],
+) -> dict:
+    """Write report.html and metrics.json with the same numbers; return the metrics document."""
+    metrics = {name: r.metrics for name, r in results.items()}
+    rows = table_rows(metrics)
+    shape = "x".join(str(s) for s in data.X_train.shape[1:])
+    dataset = {
+        "name": data.name,
+        "n_train": int(data.fit_mask.sum()),
+        "n_test": int(len(data.X_test)),
+        "sample_shape": list(data.X_train.shape[1:]),
+        "labels": data.y_train is not None,
+        "held_out_class": None if data.held_out is None else str(data.held_out),
+    }
+    finished = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    wall_seconds = round(time.perf_counter() - started, 1)
+    details = {
+        "data": f"{data.name}: {dataset['n_train']} training and {dataset['n_test']} test samples of shape {shape}",
+        **({"held-out class": str(data.held_out)} if data.held_out is not None else {}),
+        **{k: _describe(v) for k, v in extra.items()},
+        "finished": finished,
+        "wall time": f"{wall_seconds} s",
+    }
+    note = (
+        f"Reconstruction error: squared difference summed over the {math.prod(data.X_train.shape[1:])} features, "
+        "averaged over the test inputs"
+        + (f" of the classes seen in training (class {data.held_out} excluded)" if data.held_out is not None else "")
+        + ". Probe accuracy: logistic regression trained on the training codes, scored on the test codes. "
+        + ("AUROC: reconstruction error as a detector of the held-out class. " if data.held_out is not None else "")
+        + "n/a: not available for this data."
+    )
+    text = viz.render_report(
+        title,
+        intro,
+        MetricsTable(TABLE_HEADERS, rows, reference=REFERENCE, note=note),
+        figures,
+        command,
+        versions(),
+        details,
+    )
+    viz.write_report(out / "report.html", text)
+    document = {
+        "title": title,
+        "command": command,
+        "dataset": dataset,
+        "metrics": metrics,
+        "metric_definitions": {spec.key: spec.name for spec in METRICS},
+        "wall_seconds": wall_seconds,
+        "finished": finished,
+        "versions": versions(),
+        **{k: v for k, v in extra.items()},
+    }
+    json_text = json.dumps(document, indent=2)
+    atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json_text, encoding="utf-8"))
+    print(f"\n{title}\n{details['data']}\n")
+    print(format_table(rows))
+    print(f"\nwrote {out / 'report.html'} and {out / 'metrics.json'} ({wall_seconds} s)")
+    return document
+
+
+def tour_command(data: str | None, out: str, quick: bool, novel_class: str | None) -> str:
+    """The ``aekit tour`` command line equivalent to these arguments."""
+    parts = ["aekit", "tour"]
+    if data is not None:
+        parts += ["--data", str(data)]
+    parts += ["--out", str(out)]
+    if novel_class is not None:
+        parts += ["--novel-class", novel_class]
+    if quick:
+        parts.append("--quick")
+    return shlex.join(parts)
+
+
+def run_tour(
+    data: str | None = None, out: str = "aekit-tour", quick: bool = False, novel_class: str | None = None
+) -> dict:
+    """Train PCA and the autoencoder family on ``data`` and write the report.
+
+    Parameters
+    ----------
+    data : path or None
+        A data file (.npy/.npz/.csv, MNIST .npz) or an image folder; None uses
+        scikit-learn's digits.
+    out : folder
+        Receives report.html, metrics.json and models/ (one .safetensors per
+        autoencoder, pca.npz and preprocessing.json).
+    quick : bool
+        Train on a subsample for a few epochs (tests, a first look).
+    novel_class : str or None
+        Label of the class held out from training ("none": hold out nothing); None
+        holds out the first class when the data has at least three.
+
+    Returns
+    -------
+    dict
+        The contents of metrics.json.
+    """
+    started = time.perf_counter()
+    command = tour_command(data, out, quick, novel_class)
+    tour_data = load_tour_data(data)
+    if quick:
+        rng = np.random.RandomState(0)
+        keep_train = _subsample(rng, len(tour_data.X_train), 600)
+        keep_test = _subsample(rng, len(tour_data.X_test), 200)
+        tour_data.X_train, tour_data.X_test = tour_data.X_train[keep_train], tour_data.X_test[keep_test]
+        if tour_data.y_train is not None:
+            tour_data.y_train, tour_data.y_test = tour_data.y_train[keep_train], tour_data.y_test[keep_test]
+    tour_data.held_out = choose_held_out(tour_data, novel_class)
+    X_fit = tour_data.X_train[tour_data.fit_mask]
+    n_features = math.prod(X_fit.shape[1:])
+    latent_dim = tour_latent_dim(n_features)
+    epochs = tour_epochs(len(X_fit), quick=quick)
+    models: dict[str, Any] = {REFERENCE: PCABaseline(latent_dim)}
+    models.update(tour_models(latent_dim, epochs, _unit_range(X_fit)))
+    out_dir = Path(out)
+
+    results: dict[str, ModelResult] = {}
+    threads = 1 if X_fit.size < SINGLE_THREAD_BELOW else torch.get_num_threads()
+    stages = [*models, "figures"]
+    with torch_threads(threads), tqdm(
+        stages, desc="aekit tour", unit="step", leave=False, dynamic_ncols=True, disable=None
+    ) as bar:
+        for name in stages:
+            bar.set_description(f"aekit tour: {name}")
+            if name == "figures":
+                figures = build_figures(results, tour_data)
+            else:
+                fit_started = time.perf_counter()
+                model = models[name].fit(X_fit)
+                fit_seconds = time.perf_counter() - fit_started
+                results[name] = evaluate(model, tour_data, fit_seconds, getattr(model, "n_epochs_", None))
+                model.save(out_dir / "models" / (f"{name}.safetensors" if name != REFERENCE else "pca.npz"))
+            bar.update()
+    tour_data.preprocessing.save(out_dir / "models" / "preprocessing.json")
+    title = f"aekit tour: {tour_data.name}"
+    intro = (
+        "PCA and five autoencoders were trained side by side on the same data, each compressing every input "
+        f"into a code of {latent_dim} numbers (the sparse autoencoder: {4 * latent_dim}, mostly zeros) and "
+        "rebuilding the input from it. The table compares them on test inputs none of them trained on; the "
+        "figures show what each one learned."
+        + (
+            f" Class {tour_data.held_out} was left out of training to test anomaly detection."
+            if tour_data.held_out is not None
+            else ""
+        )
+    )
+    extra = {"settings": {"latent_dim": latent_dim, "epochs": epochs, "quick": quick, "torch_threads": threads}}
+    return write_outputs(out_dir, title, intro, tour_data, results, figures, command, started, extra)
+
+
+def run_report(run_dirs: list[str], data: str | None = None, out: str | None = None) -> dict:
+    """The tour's report for models trained with ``aekit train`` (one or more run folders).
+
+    The data is ``data`` or the file the first run was trained on (recorded in its
+    run.json); PCA with the first model's code size is the reference.  Writes
+    report.html and metrics.json into ``out`` (default: the first run folder).
+    """
+    from aekit.cli import RUN_FILE, load_run
 
     started = time.perf_counter()
-    pca = PCA(n_components=latent_dim, random_state=0).fit(flat(X_train))
-    pca_error = ((pca.inverse_transform(pca.transform(flat(X_test))) - flat(X_test)) ** 2).sum(1).mean()
-    results.append(("PCA", pca_error, time.perf_counter() - started))
-
-    for label, est in (
-        ("AutoEncoder", aekit.AutoEncoder(latent_dim=latent_dim, epochs=epochs, loss="bce", random_state=0, verbose=1)),
-        ("VAE", aekit.VAE(latent_dim=latent_dim, epochs=epochs, random_state=0, verbose=1)),
-    ):
-        started = time.perf_counter()
-        est.fit(X_train)
-        results.append((label, est.reconstruction_error(X_test).mean(), time.perf_counter() - started))
-
-    print(f"\naekit tour on {name}: {len(X_train)} train / {len(X_test)} test samples, latent_dim={latent_dim}")
-    print(f"{'model':<14}{'test squared error / sample':>30}{'fit seconds':>14}")
-    for label, error, seconds in results:
-        print(f"{label:<14}{error:>30.4f}{seconds:>14.1f}")
-    return {label: {"test_squared_error": float(e), "fit_seconds": s} for label, e, s in results}
+    runs = []
+    for run_dir in run_dirs:
+        model, preprocessing = load_run(run_dir)
+        run_file = Path(run_dir) / RUN_FILE
+        summary = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+        runs.append((Path(run_dir), model, preprocessing, summary))
+    data_path = data or runs[0][3].get("data")
+    if data_path is None:
+        raise ValueError(f"{run_dirs[0]} does not record its data file; pass --data PATH.")
+    if not Path(data_path).exists():
+        raise FileNotFoundError(f"No data at {data_path} (recorded in {runs[0][0] / RUN_FILE}); pass --data PATH.")
+    tour_data = load_tour_data(data_path)
+    if any(p != tour_data.preprocessing for _, _, p, _ in runs):
+        raise ValueError(
+            f"The runs' saved scaling differs from the scaling of {data_path}; pass the data the models "
+            "were trained on with --data."
+        )
+    loaded = _read(data_path)
+    note = "" if loaded.X_test is not None else (
+        "The data file has no separate test split, so the test inputs are a 20% split that the models "
+        "may have seen in training: expect optimistic numbers."
+    )
+    first_dim = int(runs[0][1].latent_dim)
+    results: dict[str, ModelResult] = {}
+    pca_started = time.perf_counter()
+    pca = PCABaseline(first_dim).fit(tour_data.X_train)
+    results[REFERENCE] = evaluate(pca, tour_data, time.perf_counter() - pca_started, None)
+    for run_dir, model, _, summary in tqdm(runs, desc="aekit report", leave=False, dynamic_ncols=True, disable=None):
+        name = f"{type(model).__name__} ({run_dir.name})"
+        results[name] = evaluate(model, tour_data, summary.get("fit_seconds"), model.n_epochs_)
+    figures = build_figures(results, tour_data)
+    out_dir = Path(out) if out is not None else runs[0][0]
+    command = shlex.join(["aekit", "report", *map(str, run_dirs), "--data", str(data_path), "--out", str(out_dir)])
+    title = f"aekit report: {', '.join(results)} on {tour_data.name}"
+    intro = (
+        "Models trained with `aekit train`, compared with PCA of the same code size on the data's test inputs. "
+        + note
+    )
+    extra = {"runs": [str(r[0]) for r in runs]}
+    return write_outputs(out_dir, title, intro, tour_data, results, figures, command, started, extra)

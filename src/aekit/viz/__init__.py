@@ -1,0 +1,52 @@
+"""Figures (matplotlib, no display needed) and the self-contained HTML report.
+
+>>> import aekit
+>>> from aekit import viz
+>>> X, y = aekit.datasets.load_digits()
+>>> ae = aekit.AutoEncoder(latent_dim=2, epochs=3, random_state=0).fit(X)
+>>> fig = viz.plot_reconstructions(X[:8], {"AutoEncoder": ae.reconstruct(X[:8])}, labels=y[:8])
+>>> viz.save_figure(fig, "reconstructions.png")  # doctest: +SKIP
+"""
+
+from aekit.viz.figures import (
+    MetricSpec,
+    PixelScale,
+    as_pictures,
+    figure_png,
+    image_rows,
+    plot_anomalies,
+    plot_code_map,
+    plot_denoising,
+    plot_interpolations,
+    plot_metrics,
+    plot_reconstructions,
+    plot_samples,
+    plot_training_curves,
+    plot_traversal,
+    project_2d,
+    save_figure,
+)
+from aekit.viz.report import MetricsTable, ReportFigure, render_report, write_report
+
+__all__ = [
+    "MetricSpec",
+    "MetricsTable",
+    "PixelScale",
+    "ReportFigure",
+    "as_pictures",
+    "figure_png",
+    "image_rows",
+    "plot_anomalies",
+    "plot_code_map",
+    "plot_denoising",
+    "plot_interpolations",
+    "plot_metrics",
+    "plot_reconstructions",
+    "plot_samples",
+    "plot_training_curves",
+    "plot_traversal",
+    "project_2d",
+    "render_report",
+    "save_figure",
+    "write_report",
+]

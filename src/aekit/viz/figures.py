@@ -1,0 +1,439 @@
+"""Figures that show what an autoencoder learned, built from plain arrays.
+
+Every function takes numpy arrays (inputs, reconstructions, codes, histories,
+scores) keyed by model name and returns a :class:`matplotlib.figure.Figure`; save it
+with :func:`save_figure`.  Nothing here touches pyplot's global state, so the
+functions are safe in scripts, servers and tests (the Agg renderer, no display).
+
+Samples are drawn by their shape: ``(h, w)`` and ``(1, h, w)`` as grayscale images,
+``(3, h, w)`` as color images, and feature vectors ``(d,)`` as a near-square grid of
+cells, one per feature, on a diverging color scale.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+FONT_SIZE = 10
+TILE_INCHES = 0.78  # one sample at dpi 100 is ~78 px: an 8x8 digit is still crisp, MNIST still fits 10 across
+LABEL_INCHES = 2.1  # room for the row names on the left
+DPI = 100
+MAX_WIDTH_INCHES = 10.4  # the report's column is ~1060 px: wider figures would be shrunk below 100%
+
+
+# ---------------------------------------------------------------------------- samples as pictures
+@dataclass(frozen=True)
+class PixelScale:
+    """How sample values map to colors: a value range and a colormap (None for RGB)."""
+
+    low: float
+    high: float
+    cmap: str | None
+
+    @classmethod
+    def for_data(cls, X: np.ndarray) -> PixelScale:
+        """[0, 1] in gray for image-like data in that range; else a symmetric diverging scale."""
+        X = np.asarray(X, dtype=np.float64)
+        finite = X[np.isfinite(X)]
+        color = X.ndim == 4 and X.shape[1] in (3, 4)
+        if finite.size == 0 or (finite.min() >= 0.0 and finite.max() <= 1.0):
+            return cls(0.0, 1.0, None if color else "gray")
+        if color:
+            return cls(float(finite.min()), float(finite.max()), None)
+        limit = float(np.percentile(np.abs(finite), 99.5)) or 1.0
+        return cls(-limit, limit, "coolwarm")
+
+
+def as_pictures(X: np.ndarray) -> np.ndarray:
+    """A batch of samples as pictures: (n, h, w) or (n, h, w, 3|4).
+
+    Feature vectors (n, d) become (n, s, ceil(d / s)) grids with ``s = ceil(sqrt(d))``,
+    padded with NaN (drawn blank).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[np.newaxis]
+    if X.ndim == 2:
+        n, d = X.shape
+        side = math.ceil(math.sqrt(d))
+        cols = math.ceil(d / side)
+        padded = np.full((n, side * cols), np.nan)
+        padded[:, :d] = X
+        return padded.reshape(n, side, cols)
+    if X.ndim == 3:
+        return X
+    if X.ndim == 4:
+        channels = X.shape[1]
+        if channels == 1:
+            return X[:, 0]
+        if channels in (3, 4):
+            return X.transpose(0, 2, 3, 1)
+        return X.mean(axis=1)  # no natural color mapping: show the channel mean
+    raise ValueError(f"cannot draw samples of shape {X.shape[1:]}; expected (d,), (h, w) or (c, h, w).")
+
+
+def _to_colors(pictures: np.ndarray, scale: PixelScale) -> np.ndarray:
+    """RGB pictures rescaled into [0, 1] (gray pictures are left to the colormap)."""
+    if pictures.ndim == 4:
+        span = (scale.high - scale.low) or 1.0
+        return np.clip((pictures - scale.low) / span, 0.0, 1.0)
+    return pictures
+
+
+def mosaic(pictures: np.ndarray, gap: int = 1) -> np.ndarray:
+    """Pictures side by side with ``gap`` blank (NaN, or white for RGB) columns between them."""
+    n, h, w = pictures.shape[:3]
+    blank = 1.0 if pictures.ndim == 4 else np.nan
+    out = np.full((h, n * w + (n - 1) * gap, *pictures.shape[3:]), blank)
+    for i, picture in enumerate(pictures):
+        out[:, i * (w + gap) : i * (w + gap) + w] = picture
+    return out
+
+
+def _tile_centers(n: int, width: int, gap: int = 1) -> np.ndarray:
+    return np.arange(n) * (width + gap) + (width - 1) / 2
+
+
+def image_rows(
+    rows: Mapping[str, np.ndarray],
+    title: str,
+    scale: PixelScale | None = None,
+    tile_labels: Mapping[str, Sequence[str]] | None = None,
+    tile_label_colors: Mapping[str, Sequence[str]] | None = None,
+    column_labels: Sequence[str] | None = None,
+    xlabel: str | None = None,
+) -> Figure:
+    """One row of samples per entry of ``rows`` (name -> batch), the name on the left.
+
+    ``scale`` maps values to colors (default: chosen from the first row's values);
+    ``tile_labels`` puts a short text under each sample of a row (e.g. a score);
+    ``column_labels`` labels the columns once, under the last row.
+    """
+    if not rows:
+        raise ValueError("image_rows needs at least one row of samples.")
+    scale = scale or PixelScale.for_data(next(iter(rows.values())))
+    pictures = {name: _to_colors(as_pictures(batch), scale) for name, batch in rows.items()}
+    n_cols = max(len(p) for p in pictures.values())
+    h, w = next(iter(pictures.values())).shape[1:3]
+    # Wide pictures get a little more room, as long as the figure stays within MAX_WIDTH_INCHES.
+    tile_w = min(TILE_INCHES * min(1.6, max(1.0, w / h)), (MAX_WIDTH_INCHES - LABEL_INCHES - 0.3) / n_cols)
+    row_h = tile_w * h / w + (0.32 if tile_labels else 0.08)
+    fig = Figure(
+        figsize=(LABEL_INCHES + n_cols * tile_w + 0.3, 0.55 + len(rows) * row_h + (0.35 if column_labels else 0)),
+        layout="constrained",
+        dpi=DPI,
+    )
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, (name, row) in zip(axes, pictures.items()):
+        image = mosaic(row)
+        ax.imshow(
+            image,
+            cmap=scale.cmap,
+            vmin=scale.low,
+            vmax=scale.high,
+            interpolation="nearest",
+        )
+        ax.set_xlim(-0.5, n_cols * (w + 1) - 1.5)
+        ax.set_yticks([])
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=FONT_SIZE)
+        centers = _tile_centers(len(row), w)
+        labels = (tile_labels or {}).get(name)
+        if labels is not None:
+            ax.set_xticks(centers, list(labels), fontsize=FONT_SIZE - 1)
+            ax.tick_params(axis="x", length=0, pad=2)
+            for tick, color in zip(ax.get_xticklabels(), (tile_label_colors or {}).get(name, [])):
+                tick.set_color(color)
+        else:
+            ax.set_xticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    if column_labels is not None:
+        axes[-1].set_xticks(_tile_centers(n_cols, w), list(column_labels), fontsize=FONT_SIZE - 1)
+        axes[-1].tick_params(axis="x", length=0)
+    if xlabel:
+        axes[-1].set_xlabel(xlabel, fontsize=FONT_SIZE)
+    fig.suptitle(title, fontsize=FONT_SIZE + 2)
+    return fig
+
+
+# ---------------------------------------------------------------------------- model figures
+def plot_reconstructions(
+    originals: np.ndarray,
+    reconstructions: Mapping[str, np.ndarray],
+    labels: Sequence | None = None,
+    scale: PixelScale | None = None,
+) -> Figure:
+    """Originals in the top row, each model's reconstructions of them below.
+
+    ``reconstructions`` maps model name -> array shaped like ``originals``; the mean
+    squared error per sample (summed over features) is shown next to each name.
+    """
+    originals = np.asarray(originals)
+    rows = {"original": originals}
+    for name, recon in reconstructions.items():
+        error = np.square(np.asarray(recon, np.float64) - originals).reshape(len(originals), -1).sum(1).mean()
+        rows[f"{name}\nerror {error:.2f}"] = np.asarray(recon)
+    column_labels = None if labels is None else [f"label {v}" for v in labels]
+    return image_rows(
+        rows, "Test inputs (top) and their reconstructions by each model", scale, column_labels=column_labels
+    )
+
+
+def _class_colors(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """Class index of each point, the classes, and one color per class."""
+    from matplotlib import colormaps
+
+    classes, index = np.unique(labels, return_inverse=True)
+    if len(classes) <= 10:
+        palette = colormaps["tab10"].colors[: len(classes)]
+    elif len(classes) <= 20:
+        palette = colormaps["tab20"].colors[: len(classes)]
+    else:
+        palette = colormaps["turbo"](np.linspace(0, 1, len(classes)))
+    return index, classes, list(palette)
+
+
+def project_2d(codes: np.ndarray) -> tuple[np.ndarray, str]:
+    """The codes themselves when 2-D (or 1-D, padded with zeros), else their first two principal components.
+
+    Returns the (n, 2) points and the axis name ("code" or "PCA of the k-D code").
+    """
+    from sklearn.decomposition import PCA
+
+    codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
+    if codes.shape[1] == 2:
+        return codes, "code"
+    if codes.shape[1] == 1:
+        return np.column_stack([codes[:, 0], np.zeros(len(codes))]), "code"
+    return PCA(n_components=2, random_state=0).fit_transform(codes), f"PCA of the {codes.shape[1]}-D code"
+
+
+def plot_code_map(codes: Mapping[str, np.ndarray], labels: Sequence | None = None, max_points: int = 2000) -> Figure:
+    """One scatter plot of the codes per model, colored by label.
+
+    A 2-D code is drawn as it is; a wider one through the first two principal
+    components of the codes (the axis labels say which).  At most ``max_points``
+    points (the first ones) are drawn.
+    """
+    n_models = len(codes)
+    n_cols = min(3, n_models)
+    n_rows = math.ceil(n_models / n_cols)
+    fig = Figure(figsize=(min(MAX_WIDTH_INCHES, 3.1 * n_cols + 0.9), 3.0 * n_rows + 0.5), layout="constrained", dpi=DPI)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    colors = index = classes = None
+    if labels is not None:
+        index, classes, palette = _class_colors(np.asarray(labels)[:max_points])
+        colors = np.asarray(palette)[index]
+    for ax, (name, Z) in zip(axes, codes.items()):
+        points, axis_name = project_2d(np.asarray(Z)[:max_points])
+        ax.scatter(points[:, 0], points[:, 1], s=7, c=colors if colors is not None else "tab:blue", alpha=0.75, linewidths=0)
+        ax.set_title(name, fontsize=FONT_SIZE + 1)
+        ax.set_xlabel(f"{axis_name}: axis 1", fontsize=FONT_SIZE - 1)
+        ax.set_ylabel(f"{axis_name}: axis 2", fontsize=FONT_SIZE - 1)
+        ax.tick_params(labelsize=FONT_SIZE - 2)
+    for ax in axes[n_models:]:
+        ax.set_visible(False)
+    if classes is not None and len(classes) <= 20:
+        handles = [
+            axes[0].scatter([], [], s=30, color=palette[i], label=str(c)) for i, c in enumerate(classes)
+        ]
+        fig.legend(handles=handles, title="label", loc="outside right center", fontsize=FONT_SIZE - 1, frameon=False)
+    fig.suptitle("Codes of the test inputs, colored by label", fontsize=FONT_SIZE + 2)
+    return fig
+
+
+def plot_training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
+    """Training and validation loss per epoch, one panel per model.
+
+    ``histories`` maps model name -> ``est.history_`` (lists ``train_loss`` and,
+    when there was a validation set, ``val_loss``).  A dotted line marks the epoch
+    with the lowest validation loss (the weights kept by early stopping).
+    """
+    n_models = len(histories)
+    n_cols = min(3, n_models)
+    n_rows = math.ceil(n_models / n_cols)
+    fig = Figure(figsize=(min(MAX_WIDTH_INCHES, 3.4 * n_cols), 2.6 * n_rows + 0.5), layout="constrained", dpi=DPI)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax, (name, history) in zip(axes, histories.items()):
+        train = np.asarray(history.get("train_loss", []), dtype=np.float64)
+        epochs = np.arange(1, len(train) + 1)
+        ax.plot(epochs, train, color="tab:blue", label="training")
+        val = np.asarray(history.get("val_loss", []), dtype=np.float64)
+        if val.size:
+            ax.plot(np.arange(1, len(val) + 1), val, color="tab:orange", label="validation")
+            best = int(np.nanargmin(val)) + 1
+            ax.axvline(best, color="0.4", linestyle=":", linewidth=1)
+        ax.set_title(name, fontsize=FONT_SIZE + 1)
+        ax.set_xlabel("epoch", fontsize=FONT_SIZE - 1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("loss per sample", fontsize=FONT_SIZE - 1)
+        ax.tick_params(labelsize=FONT_SIZE - 2)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=FONT_SIZE - 2, frameon=False)
+    for ax in axes[n_models:]:
+        ax.set_visible(False)
+    fig.suptitle("Training curves (each model's own loss; dotted: epoch kept)", fontsize=FONT_SIZE + 2)
+    return fig
+
+
+def plot_samples(samples: Mapping[str, np.ndarray], scale: PixelScale | None = None) -> Figure:
+    """New data generated by each model, one row per model."""
+    return image_rows(dict(samples), "Samples generated by each model", scale)
+
+
+def plot_interpolations(paths: Mapping[str, np.ndarray], scale: PixelScale | None = None) -> Figure:
+    """Decoded paths in code space between two inputs, one row per model (first/last: the two inputs' reconstructions)."""
+    n = max(len(p) for p in paths.values())
+    column_labels = [f"{t:.2f}" for t in np.linspace(0, 1, n)]
+    return image_rows(
+        dict(paths),
+        "Interpolation between two test inputs in code space",
+        scale,
+        column_labels=column_labels,
+        xlabel="position along the path (0 = first input, 1 = second input)",
+    )
+
+
+def plot_traversal(
+    grid: np.ndarray,
+    dims: Sequence[int],
+    values: Sequence[float],
+    model_name: str = "VAE",
+    scale: PixelScale | None = None,
+) -> Figure:
+    """Latent traversal: row ``i`` decodes one code with dimension ``dims[i]`` set to each of ``values``.
+
+    ``grid`` has shape (len(dims), len(values), *sample_shape), as from :func:`aekit.traverse`.
+    """
+    grid = np.asarray(grid)
+    rows = {f"z{d}": grid[i] for i, d in enumerate(dims)}
+    return image_rows(
+        rows,
+        f"{model_name}: one code dimension changed at a time",
+        scale,
+        column_labels=[f"{v:+.1f}" for v in values],
+        xlabel="value given to that code dimension (the prior is N(0, 1))",
+    )
+
+
+def plot_anomalies(
+    X: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    labels: Sequence | None = None,
+    novel_label=None,
+    n_show: int = 8,
+    scale: PixelScale | None = None,
+) -> Figure:
+    """For each model, the ``n_show`` inputs it scores as most anomalous, with their scores.
+
+    ``scores`` maps model name -> anomaly score per row of ``X`` (higher = more
+    anomalous).  With ``labels``, each score is followed by the input's label, in red
+    when it is ``novel_label`` (a class the models never saw).
+    """
+    X = np.asarray(X)
+    rows, tile_labels, colors = {}, {}, {}
+    for name, score in scores.items():
+        top = np.argsort(-np.asarray(score), kind="stable")[:n_show]
+        rows[name] = X[top]
+        if labels is None:
+            tile_labels[name] = [f"{score[i]:.1f}" for i in top]
+        else:
+            tile_labels[name] = [f"{score[i]:.1f} ({labels[i]})" for i in top]
+            colors[name] = ["tab:red" if labels[i] == novel_label else "black" for i in top]
+    return image_rows(
+        rows,
+        "Most anomalous test inputs (score = reconstruction error" + (", label in brackets)" if labels is not None else ")"),
+        scale,
+        tile_labels=tile_labels,
+        tile_label_colors=colors,
+    )
+
+
+def plot_denoising(
+    clean: np.ndarray,
+    corrupted: np.ndarray,
+    denoised: Mapping[str, np.ndarray],
+    noise: str = "",
+    scale: PixelScale | None = None,
+) -> Figure:
+    """Clean inputs, their corrupted versions, and each model's reconstruction of the corrupted ones.
+
+    Each row's name carries its mean squared distance to the clean inputs.
+    """
+    clean = np.asarray(clean, dtype=np.float64)
+
+    def distance(batch: np.ndarray) -> float:
+        return float(np.square(np.asarray(batch, np.float64) - clean).reshape(len(clean), -1).sum(1).mean())
+
+    rows = {"clean": clean, f"corrupted{noise}\nerror {distance(corrupted):.2f}": corrupted}
+    rows.update({f"{name}\nerror {distance(batch):.2f}": batch for name, batch in denoised.items()})
+    return image_rows(rows, "Denoising: models given the corrupted row (error = distance to the clean row)", scale)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One comparison metric: its key, a readable name, decimals shown and which direction is better."""
+
+    key: str
+    name: str
+    decimals: int
+    higher_is_better: bool
+
+
+def plot_metrics(
+    metrics: Mapping[str, Mapping[str, float | None]], specs: Sequence[MetricSpec], reference: str = "PCA"
+) -> Figure:
+    """Horizontal bars per metric (one panel each) with a dashed line at the ``reference`` model's value.
+
+    Metrics missing (None) for every model are left out; values are written on the
+    bars with the spec's number of decimals.
+    """
+    names = list(metrics)
+    shown = [s for s in specs if any(metrics[n].get(s.key) is not None for n in names)]
+    fig = Figure(figsize=(min(MAX_WIDTH_INCHES, 2.2 * len(shown) + 2.0), 0.4 * len(names) + 1.5), layout="constrained", dpi=DPI)
+    axes = fig.subplots(1, len(shown), squeeze=False, sharey=True)[0]
+    y = np.arange(len(names))
+    for ax, spec in zip(axes, shown):
+        values = np.array([np.nan if metrics[n].get(spec.key) is None else metrics[n][spec.key] for n in names], float)
+        colors = ["0.6" if n == reference else "tab:blue" for n in names]
+        ax.barh(y, np.nan_to_num(values), color=colors)
+        for yi, v in zip(y, values):
+            text = "n/a" if np.isnan(v) else f"{v:.{spec.decimals}f}"
+            ax.text(0 if np.isnan(v) else v, yi, f" {text}", va="center", fontsize=FONT_SIZE - 1)
+        if reference in names and not np.isnan(values[names.index(reference)]):
+            ax.axvline(values[names.index(reference)], color="0.3", linestyle="--", linewidth=1)
+        finite = values[np.isfinite(values)]
+        ax.set_xlim(0, (finite.max() if finite.size else 1.0) * 1.35 or 1.0)
+        ax.set_title(f"{spec.name}\n({'higher' if spec.higher_is_better else 'lower'} is better)", fontsize=FONT_SIZE)
+        ax.tick_params(labelsize=FONT_SIZE - 1)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, names)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"Comparison on the test inputs (dashed line: {reference})", fontsize=FONT_SIZE + 2)
+    return fig
+
+
+# ---------------------------------------------------------------------------- saving
+def figure_png(fig: Figure) -> bytes:
+    """The figure rendered as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def save_figure(fig: Figure, path: str | os.PathLike) -> None:
+    """Write the figure as a PNG file, atomically."""
+    from pathlib import Path
+
+    from aekit.persistence import atomic_write
+
+    png = figure_png(fig)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
