@@ -192,7 +192,7 @@ _ADVICE = {
     "one_sample": "Training needs at least 2 samples.",
     "features": "Pass data with the same columns (or image shape) as the data given to fit.",
     "ndim": "Pass (n, d) tables or (n, h, w) / (n, c, h, w) images, shaped like the data given to fit.",
-    "one_dim": "Reshape it: X.reshape(-1, 1) if it holds one feature, X.reshape(1, -1) if it is one sample.",
+    "one_dim": "Reshape your data: X.reshape(-1, 1) if it holds one feature, X.reshape(1, -1) if it is one sample.",
     "scalar": "Pass an array with one sample per row.",
 }
 _ADVICE_TRIGGERS = (
