@@ -28,7 +28,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def flat_split(digits_split):
-    X_train, y_train, X_test, y_test = digits_split
+    X_train, _, X_test, _ = digits_split
     return X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
 
 

@@ -69,7 +69,6 @@ class DenoisingAutoEncoder(AutoEncoder):
         for block in blocks:
             self.data_min_ = min(self.data_min_, float(block.min()))
             self.data_max_ = max(self.data_max_, float(block.max()))
-        return None
 
     def _build_module(self) -> AutoEncoderModule:
         encoder, decoder = self._encoder_decoder()
