@@ -77,7 +77,7 @@ def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:
 
     def cell(value) -> str:
         if isinstance(value, float):
-            return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+            return f"{value:.4g}" if abs(value) < 1e3 else f"{value:.0f}"
         return "" if value is None else str(value)
 
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
