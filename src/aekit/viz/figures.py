@@ -27,6 +27,7 @@ TILE_INCHES = 0.78  # one sample at dpi 100 is ~78 px: an 8x8 digit is still cri
 LABEL_INCHES = 2.1  # room for the row names on the left
 DPI = 100
 MAX_WIDTH_INCHES = 10.4  # the report's column is ~1060 px: wider figures would be shrunk below 100%
+MIN_WIDTH_INCHES = 7.0  # room for a title over a few columns of samples
 
 
 # ---------------------------------------------------------------------------- samples as pictures
@@ -127,7 +128,10 @@ def image_rows(
     tile_w = min(TILE_INCHES * min(1.6, max(1.0, w / h)), (MAX_WIDTH_INCHES - LABEL_INCHES - 0.3) / n_cols)
     row_h = tile_w * h / w + (0.32 if tile_labels else 0.08)
     fig = Figure(
-        figsize=(LABEL_INCHES + n_cols * tile_w + 0.3, 0.55 + len(rows) * row_h + (0.35 if column_labels else 0)),
+        figsize=(
+            max(MIN_WIDTH_INCHES, LABEL_INCHES + n_cols * tile_w + 0.3),
+            0.55 + len(rows) * row_h + (0.35 if column_labels else 0),
+        ),
         layout="constrained",
         dpi=DPI,
     )
