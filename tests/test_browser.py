@@ -46,7 +46,7 @@ CHECK_SCRIPT = """<script>
       return {complete: img.complete, naturalWidth: img.naturalWidth, shownWidth: img.getBoundingClientRect().width};
     });
     var out = document.createElement("pre");
-    out.id = "%s";
+    out.id = "CHECK_ID";
     out.textContent = JSON.stringify({
       images: images, errors: errors, innerWidth: window.innerWidth,
       scrollWidth: document.documentElement.scrollWidth
@@ -54,7 +54,7 @@ CHECK_SCRIPT = """<script>
     document.body.appendChild(out);
   });
 })();
-</script>""" % CHECK_ID
+</script>""".replace("CHECK_ID", CHECK_ID)
 
 
 def find_chromium() -> str | None:
@@ -71,7 +71,7 @@ def install_chromium() -> str:
     for command in INSTALL_COMMANDS:
         try:
             result = subprocess.run(
-                command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=1200
+                command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=1200, check=False
             )
         except subprocess.TimeoutExpired:
             return f"`{' '.join(command)}` timed out"
@@ -87,7 +87,9 @@ def chromium() -> str:
         reason = install_chromium()
         path = find_chromium()
         if path is None:
-            pytest.skip(f"headless Chromium is missing and could not be installed: {reason or 'not found after install'}")
+            pytest.skip(
+                f"headless Chromium is missing and could not be installed: {reason or 'not found after install'}"
+            )
     return path
 
 
@@ -110,7 +112,7 @@ def run_chromium(chromium: str, profile: Path, url: str, *args: str) -> subproce
         *args,
         url,
     ]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     return result
 
@@ -132,10 +134,14 @@ def test_every_image_loads_without_console_errors_and_page_fits_width(chromium, 
     checked = tmp_path / "checked.html"
     checked.write_text(text.replace("<head>", "<head>\n" + CHECK_SCRIPT, 1), encoding="utf-8")
     result = run_chromium(
-        chromium, tmp_path / "profile", checked.as_uri(), f"--window-size={width},900",
-        "--virtual-time-budget=10000", "--dump-dom",
+        chromium,
+        tmp_path / "profile",
+        checked.as_uri(),
+        f"--window-size={width},900",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
     )
-    match = re.search(rf'<pre id="{CHECK_ID}">(.*?)</pre>', result.stdout, re.S)
+    match = re.search(rf'<pre id="{CHECK_ID}">(.*?)</pre>', result.stdout, re.DOTALL)
     assert match, f"the page never finished loading; Chromium said: {result.stderr[-1500:]}"
     found = json.loads(html.unescape(match.group(1)))
 

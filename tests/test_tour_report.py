@@ -30,7 +30,7 @@ from aekit.tour import load_tour_data
 N_TOUR_MODELS = 6  # PCA + five autoencoders
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def quick_tour_output() -> tuple[Path, str, str]:
     """Run `aekit tour --quick` once; return its output folder, stdout and stderr."""
     out = Path(tempfile.mkdtemp(prefix="aekit-quick-tour-")) / "tour"
@@ -39,6 +39,7 @@ def quick_tour_output() -> tuple[Path, str, str]:
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result.stdout, result.stderr
@@ -104,10 +105,15 @@ def _formatted(metrics: dict, name: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- the tour
 def test_tour_writes_report_metrics_and_loadable_models(quick_tour, digits):
-    out, stdout, _ = quick_tour
+    out, _, _ = quick_tour
     document = json.loads((out / "metrics.json").read_text())
     assert list(document["metrics"]) == [
-        "PCA", "AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder", "ContractiveAutoEncoder", "VAE",
+        "PCA",
+        "AutoEncoder",
+        "DenoisingAutoEncoder",
+        "SparseAutoEncoder",
+        "ContractiveAutoEncoder",
+        "VAE",
     ]
     assert document["command"] == f"aekit tour --out {out} --quick"
     assert document["versions"]["torch"] == torch.__version__ and document["versions"]["aekit"] == aekit.__version__
@@ -174,8 +180,23 @@ def test_report_command_on_trained_runs(tmp_path, digits):
     data = tmp_path / "digits.npz"
     np.savez(data, x_train=pixels[:1200], y_train=y[:1200], x_test=pixels[1200:1500], y_test=y[1200:1500])
     for model in ("vae", "denoising"):
-        argv = ["train", model, "--data", str(data), "--out", str(tmp_path / model), "--latent-dim", "4",
-                "--epochs", "2", "--architecture", "mlp", "--hidden", "32", "--quiet"]
+        argv = [
+            "train",
+            model,
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / model),
+            "--latent-dim",
+            "4",
+            "--epochs",
+            "2",
+            "--architecture",
+            "mlp",
+            "--hidden",
+            "32",
+            "--quiet",
+        ]
         assert main(argv) == 0
     out = tmp_path / "report"
     assert main(["report", str(tmp_path / "vae"), str(tmp_path / "denoising"), "--out", str(out)]) == 0

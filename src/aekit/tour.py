@@ -171,7 +171,6 @@ class PCABaseline:
         self.n_features_in_ = math.prod(self.input_shape_)
         n_components = min(self.n_components, len(X), self.n_features_in_)
         self.pca_ = PCA(n_components=n_components, random_state=self.random_state).fit(X.reshape(len(X), -1))
-        self.latent_dim = n_components
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -237,6 +236,7 @@ def tour_epochs(n_train: int, batch_size: int = 128, quick: bool = False) -> int
 
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch threads, restoring the previous count afterwards."""
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -251,15 +251,19 @@ class ModelResult:
     """A fitted model and what the report needs from it."""
 
     model: Any
-    fit_seconds: float | None
-    epochs: int | None
     test_errors: np.ndarray  # per test input, squared error summed over features
     test_codes: np.ndarray
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def evaluate(model: Any, data: TourData, fit_seconds: float | None, epochs: int | None) -> ModelResult:
-    """Reconstruction error (seen classes), linear-probe accuracy and held-out-class AUROC on the test set."""
+    """Reconstruction error (seen classes), linear-probe accuracy and held-out-class AUROC on the test set.
+
+    The probe is a logistic regression trained on the codes of every training input
+    (the held-out class included: it asks whether the code keeps the class, not whether
+    the autoencoder saw it) and scored on the test codes.  Values are rounded to the
+    decimals the table shows, so the report, metrics.json and the terminal agree.
+    """
     test_errors = aekit.metrics.reconstruction_error(model, data.X_test)
     test_codes = np.asarray(model.transform(data.X_test))
     metrics: dict[str, Any] = {
@@ -272,13 +276,15 @@ def evaluate(model: Any, data: TourData, fit_seconds: float | None, epochs: int 
     }
     if data.y_train is not None:
         train_codes = np.asarray(model.transform(data.X_train))
-        metrics["probe_accuracy"] = aekit.metrics.linear_probe_accuracy(train_codes, data.y_train, test_codes, data.y_test)
+        metrics["probe_accuracy"] = aekit.metrics.linear_probe_accuracy(
+            train_codes, data.y_train, test_codes, data.y_test
+        )
     if data.held_out is not None:
         metrics["auroc"] = aekit.metrics.auroc(data.y_test == data.held_out, test_errors)
     for spec in METRICS:
         if metrics[spec.key] is not None:
             metrics[spec.key] = round(metrics[spec.key], spec.decimals)
-    return ModelResult(model, fit_seconds, epochs, test_errors, test_codes, metrics)
+    return ModelResult(model, test_errors, test_codes, metrics)
 
 
 def format_metric(spec: MetricSpec, value: float | None) -> str:
@@ -416,7 +422,11 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
     a, b = _pair(data)
     paths = {
         name: aekit.interpolate(
-            r.model, data.X_test[a], data.X_test[b], n_steps=N_SHOWN, method="slerp" if isinstance(r.model, aekit.VAE) else "linear"
+            r.model,
+            data.X_test[a],
+            data.X_test[b],
+            n_steps=N_SHOWN,
+            method="slerp" if isinstance(r.model, aekit.VAE) else "linear",
         )
         for name, r in results.items()
     }
@@ -539,7 +549,7 @@ def write_outputs(
     dataset = {
         "name": data.name,
         "n_train": int(data.fit_mask.sum()),
-        "n_test": int(len(data.X_test)),
+        "n_test": len(data.X_test),
         "sample_shape": list(data.X_train.shape[1:]),
         "labels": data.y_train is not None,
         "held_out_class": None if data.held_out is None else str(data.held_out),
@@ -653,9 +663,10 @@ def run_tour(
         # The first fit in a process pays one-off costs (lazy imports, kernel set-up: ~2 s measured);
         # paying them here keeps the fit-time column a comparison of models, not of their order.
         aekit.AutoEncoder(latent_dim=2, epochs=1, validation_fraction=0.0, random_state=0).fit(X_fit[:64])
-    with torch_threads(threads), tqdm(
-        stages, desc="aekit tour", unit="step", leave=False, dynamic_ncols=True, disable=None
-    ) as bar:
+    with (
+        torch_threads(threads),
+        tqdm(stages, desc="aekit tour", unit="step", leave=False, dynamic_ncols=True, disable=None) as bar,
+    ):
         for name in stages:
             bar.set_description(f"aekit tour: {name}")
             if name == "figures":
@@ -711,9 +722,13 @@ def run_report(run_dirs: list[str], data: str | None = None, out: str | None = N
             f"The runs' saved scaling differs from the scaling of {data_path}; pass the data the models "
             "were trained on with --data."
         )
-    note = "" if tour_data.file_split else (
-        "The data file has no separate test split, so the test inputs are a 20% split that the models "
-        "may have seen in training: expect optimistic numbers."
+    note = (
+        ""
+        if tour_data.file_split
+        else (
+            "The data file has no separate test split, so the test inputs are a 20% split that the models "
+            "may have seen in training: expect optimistic numbers."
+        )
     )
     first_dim = int(runs[0][1].latent_dim)
     results: dict[str, ModelResult] = {}
@@ -728,8 +743,7 @@ def run_report(run_dirs: list[str], data: str | None = None, out: str | None = N
     command = shlex.join(["aekit", "report", *map(str, run_dirs), "--data", str(data_path), "--out", str(out_dir)])
     title = f"aekit report: {', '.join(results)} on {tour_data.name}"
     intro = (
-        "Models trained with `aekit train`, compared with PCA of the same code size on the data's test inputs. "
-        + note
+        "Models trained with `aekit train`, compared with PCA of the same code size on the data's test inputs. " + note
     )
     extra = {"runs": [str(r[0]) for r in runs]}
     return write_outputs(out_dir, title, intro, tour_data, results, figures, command, started, extra)

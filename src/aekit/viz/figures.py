@@ -238,7 +238,9 @@ def plot_code_map(codes: Mapping[str, np.ndarray], labels: Sequence | None = Non
         colors = np.asarray(palette)[index]
     for ax, (name, Z) in zip(axes, codes.items()):
         points, axis_name = project_2d(np.asarray(Z)[:max_points])
-        ax.scatter(points[:, 0], points[:, 1], s=7, c=colors if colors is not None else "tab:blue", alpha=0.75, linewidths=0)
+        ax.scatter(
+            points[:, 0], points[:, 1], s=7, c=colors if colors is not None else "tab:blue", alpha=0.75, linewidths=0
+        )
         ax.set_title(name, fontsize=FONT_SIZE + 1)
         ax.set_xlabel(f"{axis_name}: axis 1", fontsize=FONT_SIZE - 1)
         ax.set_ylabel(f"{axis_name}: axis 2", fontsize=FONT_SIZE - 1)
@@ -246,9 +248,7 @@ def plot_code_map(codes: Mapping[str, np.ndarray], labels: Sequence | None = Non
     for ax in axes[n_models:]:
         ax.set_visible(False)
     if classes is not None and len(classes) <= 20:
-        handles = [
-            axes[0].scatter([], [], s=30, color=palette[i], label=str(c)) for i, c in enumerate(classes)
-        ]
+        handles = [axes[0].scatter([], [], s=30, color=palette[i], label=str(c)) for i, c in enumerate(classes)]
         fig.legend(handles=handles, title="label", loc="outside right center", fontsize=FONT_SIZE - 1, frameon=False)
     fig.suptitle("Codes of the test inputs, colored by label", fontsize=FONT_SIZE + 2)
     return fig
@@ -294,7 +294,11 @@ def plot_samples(samples: Mapping[str, np.ndarray], scale: PixelScale | None = N
 
 
 def plot_interpolations(paths: Mapping[str, np.ndarray], scale: PixelScale | None = None) -> Figure:
-    """Decoded paths in code space between two inputs, one row per model (first/last: the two inputs' reconstructions)."""
+    """Decoded paths in code space between two inputs, one row per model.
+
+    Each row of ``paths`` is as from :func:`aekit.interpolate`: its first and last
+    samples are the reconstructions of the two inputs.
+    """
     n = max(len(p) for p in paths.values())
     column_labels = [f"{t:.2f}" for t in np.linspace(0, 1, n)]
     return image_rows(
@@ -354,7 +358,8 @@ def plot_anomalies(
             colors[name] = ["tab:red" if labels[i] == novel_label else "black" for i in top]
     return image_rows(
         rows,
-        "Most anomalous test inputs (score = reconstruction error" + (", label in brackets)" if labels is not None else ")"),
+        "Most anomalous test inputs (score = reconstruction error"
+        + (", label in brackets)" if labels is not None else ")"),
         scale,
         tile_labels=tile_labels,
         tile_label_colors=colors,
@@ -402,7 +407,9 @@ def plot_metrics(
     """
     names = list(metrics)
     shown = [s for s in specs if any(metrics[n].get(s.key) is not None for n in names)]
-    fig = Figure(figsize=(min(MAX_WIDTH_INCHES, 2.2 * len(shown) + 2.0), 0.4 * len(names) + 1.5), layout="constrained", dpi=DPI)
+    fig = Figure(
+        figsize=(min(MAX_WIDTH_INCHES, 2.2 * len(shown) + 2.0), 0.4 * len(names) + 1.5), layout="constrained", dpi=DPI
+    )
     axes = fig.subplots(1, len(shown), squeeze=False, sharey=True)[0]
     y = np.arange(len(names))
     for ax, spec in zip(axes, shown):
