@@ -286,7 +286,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(_with_advice(str(exc))) from None
         if reset:
             flat = X.reshape(X.shape[0], -1)
-            self._check_scale(float(flat.min()), float(flat.max()), float(flat.std(axis=0).max()))
+            rows = flat[:: max(1, len(flat) // 10_000)]  # spread enough for a warning, without a copy of X
+            self._check_scale(float(flat.min()), float(flat.max()), float(rows.std(axis=0, dtype=np.float64).max()))
         return X
 
     def _checked_array(self, X: Any, *, reset: bool) -> np.ndarray:
