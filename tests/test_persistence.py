@@ -162,3 +162,15 @@ def test_config_is_validated_against_itself_and_the_weights(saved_vae, tmp_path,
     altered = _rewrite(path, tmp_path / "config.safetensors", edit_metadata=_edit_config(edit))
     with pytest.raises(ModelFileError, match=message):
         aekit.load(altered)
+
+
+def test_saved_files_get_the_usual_permissions(saved_vae, tmp_path):
+    import os
+
+    est, _, _ = saved_vae
+    umask = os.umask(0o022)
+    try:
+        est.save(tmp_path / "m.safetensors")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
