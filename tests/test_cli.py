@@ -79,3 +79,18 @@ def test_help_shows_an_example_for_every_command():
     for command in ["tour", "train", "encode", "reconstruct"]:
         result = subprocess.run([sys.executable, "-m", "aekit", command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "Example:" in result.stdout
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_pickled_object_arrays_are_refused_not_loaded(tmp_path, suffix):
+    path = tmp_path / f"objects{suffix}"
+    objects = np.array([{"a": 1}, {"b": 2}], dtype=object)
+    if suffix == ".npy":
+        np.save(path, objects, allow_pickle=True)
+    else:
+        np.savez(path, X=objects)
+    result = subprocess.run(
+        [sys.executable, "-m", "aekit", "train", "ae", "--data", str(path), "--out", str(tmp_path / "run")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2 and "never loads" in result.stderr and "Traceback" not in result.stderr

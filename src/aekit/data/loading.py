@@ -80,6 +80,11 @@ def load_data(path: str | os.PathLike) -> LoadedData:
     except (OSError, ValueError, EOFError) as exc:
         if isinstance(exc, ValueError) and str(path) in str(exc):
             raise
+        if "allow_pickle" in str(exc) or "Python objects" in str(exc):
+            raise ValueError(
+                f"{path} holds Python objects (pickled), which aekit never loads because unpickling can "
+                "run code; save a numeric array instead (e.g. np.save(path, X.astype(np.float32)))."
+            ) from None
         raise ValueError(f"{path} could not be read as {suffix} ({exc}); is the file complete?") from None
     if suffix == ".csv":
         return LoadedData(X=_read_csv(path), kind="table")
