@@ -94,3 +94,16 @@ def test_pickled_object_arrays_are_refused_not_loaded(tmp_path, suffix):
         capture_output=True, text=True,
     )
     assert result.returncode == 2 and "never loads" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_accepts_a_folder_of_images(tmp_path, digits):
+    from PIL import Image
+
+    X, y = digits
+    for i in range(40):
+        folder = tmp_path / "images" / str(y[i])
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((X[i] * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "ae", "--data", str(tmp_path / "images"), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
+    assert aekit.load(run / "model.safetensors").input_shape_ == (8, 8)

@@ -36,7 +36,6 @@ from tqdm.auto import tqdm
 
 import aekit
 from aekit import viz
-from aekit.data.images import load_image_folder
 from aekit.data.loading import LoadedData, load_data
 from aekit.data.preprocessing import Preprocessing
 from aekit.persistence import atomic_write
@@ -95,12 +94,6 @@ def _class_labels(y: Any, n: int) -> np.ndarray | None:
     return y if 2 <= len(np.unique(y)) <= 100 else None
 
 
-def _read(path: str) -> LoadedData:
-    if Path(path).is_dir():
-        return load_image_folder(path)
-    return load_data(path)
-
-
 def load_tour_data(path: str | None = None, seed: int = 0, test_fraction: float = 0.2) -> TourData:
     """The tour's data: scikit-learn's digits by default, else a data file or image folder.
 
@@ -112,7 +105,7 @@ def load_tour_data(path: str | None = None, seed: int = 0, test_fraction: float 
         X, y = aekit.datasets.load_digits()
         loaded, name = LoadedData(X=X, y=y), "scikit-learn digits (8x8 images)"
     else:
-        loaded, name = _read(path), str(path)
+        loaded, name = load_data(path), str(path)
     preprocessing = Preprocessing.fit(loaded.X, loaded.kind)
     X = preprocessing.apply(loaded.X)
     y = _class_labels(loaded.y, len(X))

@@ -66,10 +66,17 @@ def _read_npz(path: Path) -> LoadedData:
 
 
 def load_data(path: str | os.PathLike) -> LoadedData:
-    """Load a data file by its suffix (.npy is memory-mapped, never read whole)."""
+    """Load a data file by its suffix (.npy is memory-mapped, never read whole), or a folder of images."""
     path = Path(path)
+    if path.is_dir():
+        from aekit.data.images import load_image_folder  # images.py builds on this module
+
+        return load_image_folder(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No data file at {path}; check the path (supported: {', '.join(SUPPORTED_SUFFIXES)}).")
+        raise FileNotFoundError(
+            f"No data file at {path}; check the path (supported: {', '.join(SUPPORTED_SUFFIXES)} "
+            "files or a folder of images)."
+        )
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
