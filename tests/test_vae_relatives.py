@@ -90,17 +90,28 @@ def test_free_bits_keep_every_latent_dimension_informative(flat_split):
 
 
 def test_conditional_vae_samples_are_classified_as_their_digit(flat_split):
+    """The code keeps the style and the label decides the digit: prior samples and
+    re-labelled codes of test images are recognized as the digit asked for (both 1.0 here).
+    Codes that still carry the class fail this: 16-d codes trained 20 epochs gave 0.44 and
+    0.58 (on MNIST the encoder's q(z|x,y) is what purges the class, benchmarks/regularizers.py)."""
     X_train, y_train, X_test, y_test = flat_split
     classifier = LogisticRegression(max_iter=2000).fit(X_train, y_train)
     assert classifier.score(X_test, y_test) > 0.85
-    cvae = aekit.VAE(conditional=True, hidden=(64,), latent_dim=4, epochs=40, random_state=0).fit(X_train, y_train)
+    cvae = aekit.VAE(conditional=True, hidden=(64,), latent_dim=8, epochs=40, random_state=0).fit(X_train, y_train)
     labels = np.repeat(np.arange(10), 20)
     samples = cvae.sample(len(labels), random_state=0, y=labels)
     assert samples.shape == (200, 64)
-    assert classifier.score(samples, labels) >= 0.9
-    # One label for all samples works too, and codes need no labels.
-    assert (classifier.predict(cvae.sample(10, random_state=1, y=7)) == 7).mean() >= 0.8
-    assert cvae.transform(X_test).shape == (len(X_test), 4)
+    assert classifier.score(samples, labels) >= 0.95
+    assert (classifier.predict(cvae.sample(10, random_state=1, y=7)) == 7).mean() >= 0.9
+    # The style of a test image drawn as the next digit is recognized as that digit.
+    relabelled = (y_test + 1) % 10
+    swapped = cvae.inverse_transform(cvae.transform(X_test, y=y_test), y=relabelled)
+    assert classifier.score(swapped, relabelled) >= 0.95
+    # Codes need no labels: each row is encoded under the label its ELBO finds most likely,
+    # which is mostly the true one.
+    inferred = cvae.module_.most_likely_condition(torch.as_tensor(X_test)).argmax(1).numpy()
+    assert np.mean(cvae.classes_[inferred] == y_test) >= 0.8
+    np.testing.assert_array_equal(cvae.transform(X_test), cvae.transform(X_test, y=cvae.classes_[inferred]))
 
 
 def test_conditional_vae_round_trips_and_explains_missing_labels(flat_split, tmp_path):

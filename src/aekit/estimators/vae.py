@@ -68,10 +68,13 @@ class VAE(BaseAutoEncoder):
     n_importance_samples : int, default=5
         Draws per input for objective="iwae" (each step costs about k decoder passes).
     conditional : bool, default=False
-        A conditional VAE: ``fit(X, y)`` takes class labels and the decoder models
-        p(x | z, y).  ``sample(n, y=...)``, ``inverse_transform(Z, y=...)``,
-        ``reconstruct(X, y=...)`` and ``log_likelihood(X, y=...)`` then need labels;
-        ``transform(X)`` does not (the encoder sees only x).
+        A conditional VAE (Sohn et al., 2015): ``fit(X, y)`` takes class labels; the
+        encoder models q(z | x, y) and the decoder p(x | z, y), so the code holds what
+        the label does not (style) and ``sample(n, y=...)`` draws the requested class.
+        ``sample``, ``inverse_transform(Z, y=...)``, ``reconstruct(X, y=...)`` and
+        ``log_likelihood(X, y=...)`` then need labels.  ``transform(X, y=None)`` works
+        without them: it encodes each row under the label with the highest ELBO
+        surrogate (one extra encoder and decoder pass per class).
 
     Notes
     -----
@@ -157,6 +160,11 @@ class VAE(BaseAutoEncoder):
         body, decoder = build_encoder_decoder(
             self.architecture_, self.model_shape_, self.hidden_, self.latent_dim + n_conditions, self.activation
         )
+        if n_conditions:  # q(z | x, y): the encoder takes the one-hot label as extra features or channels
+            channels, *rest = self.model_shape_
+            body, _ = build_encoder_decoder(
+                self.architecture_, (channels + n_conditions, *rest), self.hidden_, self.latent_dim, self.activation
+            )
         return VAEModule(
             body,
             body.out_features,
@@ -171,6 +179,18 @@ class VAE(BaseAutoEncoder):
             n_importance_samples=self.n_importance_samples,
             n_conditions=n_conditions,
         )
+
+    def transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Posterior means, shape (n, latent_dim).
+
+        A conditional VAE encodes under the labels ``y`` when given, else under the
+        label its ELBO surrogate finds most likely for each row.
+        """
+        if y is None:
+            return super().transform(X)
+        X = self._validate_X(X, reset=False)
+        codes = self._map_batches(self.module_.encode, self._to_tensor(X), *self._condition(y, X.shape[0]))
+        return codes.astype(self._output_dtype(X), copy=False)
 
     def sample(self, n_samples: int = 1, random_state: Any = None, y: Any = None) -> np.ndarray:
         """Decode ``n_samples`` codes drawn from the prior N(0, I); decoder means.

@@ -49,8 +49,16 @@ class VAEModule(AutoencoderModule):
     * ``objective="iwae"`` (Burda et al., 2016): minimize minus the importance
       weighted bound ``logsumexp_k log w_k - log k`` with ``n_importance_samples``
       draws per input (k=1 is the ELBO).
-    * ``n_conditions > 0`` (a conditional VAE, Sohn et al., 2015): the decoder sees
-      ``[z, condition]``, so p(x | z, y); the encoder sees only x, so codes need no labels.
+    * ``n_conditions > 0`` (a conditional VAE, Sohn et al., 2015): both the encoder,
+      q(z | x, y), and the decoder, p(x | z, y), see the one-hot condition (appended to
+      the input as features, or as constant channels of an image, and to the code).
+      The encoder's ``encoder`` must then take ``n_conditions`` extra input features or
+      channels.  Because the encoder is told y, the code need not carry it, and the KL
+      term pushes it out: the code holds the style, the condition the class.  (With an
+      x-only encoder the code also encodes the class, and a prior draw then overrides
+      the requested label: 37% of MNIST samples were recognized with a 16-d code.)
+      Without a condition, :meth:`encode` uses the label with the highest ELBO
+      surrogate (:meth:`most_likely_condition`).
     """
 
     def __init__(
@@ -87,22 +95,36 @@ class VAEModule(AutoencoderModule):
         if self.kl_warmup_epochs > 0:
             self.kl_weight = min(1.0, (epoch + 1) / self.kl_warmup_epochs)
 
-    def posterior_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.posterior(self.encoder(x)).chunk(2, dim=-1)
+    def posterior_params(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.posterior(self.encoder(self._conditioned(x, condition))).chunk(2, dim=-1)
         return mu, logvar
 
     def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        return self.posterior_params(x)[0]
+        if self.n_conditions and condition is None:
+            condition = self.most_likely_condition(x)
+        return self.posterior_params(x, condition)[0]
+
+    @torch.no_grad()
+    def most_likely_condition(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot condition whose deterministic ELBO (:meth:`score`) is highest, per row."""
+        one_hot = torch.eye(self.n_conditions, device=x.device, dtype=x.dtype)
+        scores = torch.stack([self.score(x, row.expand(x.shape[0], -1)) for row in one_hot], dim=1)
+        return one_hot[scores.argmax(1)]
+
+    def _conditioned(self, x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        """``x`` with the condition appended along axis 1 (as constant planes for images)."""
+        if not self.n_conditions:
+            return x
+        if condition is None:
+            raise ValueError("This VAE is conditional (fitted with labels y): pass the labels (y=...).")
+        condition = condition.to(x.dtype).reshape(*condition.shape, *(1,) * (x.dim() - 2))
+        return torch.cat([x, condition.expand(-1, -1, *x.shape[2:])], dim=1)
 
     def decoder_output(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Likelihood parameters for codes ``z`` (and, for a conditional model, its condition)."""
-        if self.n_conditions:
-            if condition is None:
-                raise ValueError(
-                    "This VAE is conditional (fitted with labels y): pass the labels (y=...) to decode."
-                )
-            z = torch.cat([z, condition.to(z.dtype)], dim=-1)
-        return self.decoder(z)
+        return self.decoder(self._conditioned(z, condition))
 
     def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         return self.likelihood.mean(self.decoder_output(z, condition))
@@ -114,7 +136,7 @@ class VAEModule(AutoencoderModule):
             x = self.resample(x)
         if self.objective == "iwae":
             return self._iwae_terms(x, condition)
-        mu, logvar = self.posterior_params(x)
+        mu, logvar = self.posterior_params(x, condition)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         reconstruction = self.likelihood.nll(self.decoder_output(z, condition), x)
         kl_per_dim = gaussian_kl(mu, logvar)
@@ -143,7 +165,7 @@ class VAEModule(AutoencoderModule):
 
     def score(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Deterministic ELBO surrogate: log p(x | z=mu) - KL(q(z|x) || p(z))."""
-        mu, logvar = self.posterior_params(x)
+        mu, logvar = self.posterior_params(x, condition)
         reconstruction = self.likelihood.nll(self.decoder_output(mu, condition), x)
         return -(reconstruction + gaussian_kl(mu, logvar).sum(-1))
 
@@ -151,7 +173,7 @@ class VAEModule(AutoencoderModule):
         self, x: torch.Tensor, n_samples: int, condition: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log w, log p(x | z), mu, logvar)`` with the first two of shape ``(n, k)``."""
-        mu, logvar = self.posterior_params(x)
+        mu, logvar = self.posterior_params(x, condition)
         n = x.shape[0]
         eps = torch.randn(n_samples, n, self.latent_dim, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps  # (k, n, latent)
