@@ -37,6 +37,15 @@ def digits_split(digits):
 
 
 @pytest.fixture(scope="session")
+def digits_pixels_npy(tmp_path_factory, digits):
+    """The digits as uint8 pixels (0-255) in a .npy file, as a user's image data would be."""
+    X, _ = digits
+    path = tmp_path_factory.mktemp("data") / "digits.npy"
+    np.save(path, (X * 255).round().astype(np.uint8))
+    return path
+
+
+@pytest.fixture(scope="session")
 def mnist_path():
     if not MNIST_PATH.is_file():
         pytest.skip(f"MNIST not found at {MNIST_PATH}")

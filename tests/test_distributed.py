@@ -19,32 +19,24 @@ TRAIN = ["ae", "--quiet", "--latent-dim", "4", "--hidden", "32", "--architecture
          "--epochs", "3", "--batch-size", "64", "--seed", "0"]
 
 
-@pytest.fixture(scope="module")
-def pixels(tmp_path_factory, digits):
-    X, _ = digits
-    path = tmp_path_factory.mktemp("data") / "digits.npy"
-    np.save(path, (X * 255).round().astype(np.uint8))
-    return path
-
-
-def test_torchrun_two_cpu_processes_match_one_process(tmp_path, pixels):
+def test_torchrun_two_cpu_processes_match_one_process(tmp_path, digits_pixels_npy):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("WORLD_SIZE", None)
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "aekit", "train", *TRAIN, "--data", str(pixels), "--out", str(tmp_path / "ddp")],
+         "-m", "aekit", "train", *TRAIN, "--data", str(digits_pixels_npy), "--out", str(tmp_path / "ddp")],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("trained AutoEncoder") == 1  # rank 0 reports and writes
 
-    assert main(["train", *TRAIN, "--data", str(pixels), "--out", str(tmp_path / "single")]) == 0
+    assert main(["train", *TRAIN, "--data", str(digits_pixels_npy), "--out", str(tmp_path / "single")]) == 0
     ddp, single = (json.loads((tmp_path / d / "run.json").read_text()) for d in ("ddp", "single"))
     # Each rank computes half of every global batch; gradients are averaged, so only float
     # summation order differs (measured: 3e-8 relative on the losses, 4e-7 on the codes).
     for key, value in single["final"].items():
         assert ddp["final"][key] == pytest.approx(value, rel=1e-4), key
-    X = np.load(pixels) / np.float32(255)
+    X = np.load(digits_pixels_npy) / np.float32(255)
     codes_ddp = aekit.load(tmp_path / "ddp" / "model.safetensors").transform(X)
     codes_single = aekit.load(tmp_path / "single" / "model.safetensors").transform(X)
     np.testing.assert_allclose(codes_ddp, codes_single, atol=1e-4)

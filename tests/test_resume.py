@@ -55,25 +55,17 @@ def _checkpoint_epoch(path) -> int:
         return 0
 
 
-@pytest.fixture(scope="module")
-def pixels(tmp_path_factory, digits):
-    X, _ = digits
-    path = tmp_path_factory.mktemp("data") / "digits.npy"
-    np.save(path, (X * 255).round().astype(np.uint8))
-    return path
-
-
-def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, pixels):
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, digits_pixels_npy):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the killed subprocess runs with OMP_NUM_THREADS=1: same float sums
     try:
         reference = tmp_path / "reference"
-        assert main(["train", *TRAIN, "--data", str(pixels), "--out", str(reference)]) == 0
+        assert main(["train", *TRAIN, "--data", str(digits_pixels_npy), "--out", str(reference)]) == 0
 
         run = tmp_path / "run"
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         process = subprocess.Popen(
-            [sys.executable, "-m", "aekit", "train", *TRAIN, "--data", str(pixels), "--out", str(run)], env=env
+            [sys.executable, "-m", "aekit", "train", *TRAIN, "--data", str(digits_pixels_npy), "--out", str(run)], env=env
         )
         files_read = 0
         deadline = time.monotonic() + 300
@@ -91,7 +83,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, pi
         killed_at = _checkpoint_epoch(run / CHECKPOINT_FILE)
         assert 2 <= killed_at < 6 and files_read > 0
 
-        assert main(["train", *TRAIN, "--data", str(pixels), "--out", str(run), "--resume"]) == 0
+        assert main(["train", *TRAIN, "--data", str(digits_pixels_npy), "--out", str(run), "--resume"]) == 0
     finally:
         torch.set_num_threads(threads)
     _, resumed = _tensors(run / "model.safetensors")
