@@ -75,8 +75,31 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, digits_files, argv
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
+def test_denoise_score_and_sample_commands(tmp_path, digits_files):
+    data = str(digits_files / "digits.npy")
+    run = tmp_path / "denoising"
+    assert main(["train", "denoising", "--data", data, "--out", str(run), "--epochs", "2", "--quiet",
+                 "--param", "noise=masking", "--param", "noise_level=0.3"]) == 0
+    model = aekit.load(run / "model.safetensors")
+    pixels = np.load(digits_files / "digits.npy")
+
+    assert main(["denoise", str(run), data, "--out", str(tmp_path / "d.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "d.npy"), model.denoise(pixels / np.float32(255)) * 255, rtol=1e-5)
+    assert main(["score", str(run), data, "--out", str(tmp_path / "s.csv")]) == 0
+    np.testing.assert_allclose(
+        np.loadtxt(tmp_path / "s.csv", delimiter=","), model.score_samples(pixels / np.float32(255)), rtol=1e-5
+    )
+    assert main(["sample", str(run), "--n", "5", "--seed", "0", "--out", str(tmp_path / "x.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "x.npy"), model.sample(5, random_state=0) * 255, rtol=1e-5)
+
+    plain = tmp_path / "plain"
+    assert main(["train", "ae", "--data", data, "--out", str(plain), "--epochs", "1", "--quiet"]) == 0
+    assert main(["denoise", str(plain), data, "--out", str(tmp_path / "never.npy")]) == 2
+    assert not (tmp_path / "never.npy").exists()
+
+
 def test_help_shows_an_example_for_every_command():
-    for command in ["tour", "train", "encode", "reconstruct"]:
+    for command in ["tour", "report", "train", "encode", "reconstruct", "denoise", "score", "sample"]:
         result = subprocess.run([sys.executable, "-m", "aekit", command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "Example:" in result.stdout
 

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,20 +158,54 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"trained {cls.__name__} on {len(X)} samples in {seconds:.1f} s ({estimator.n_epochs_} epochs); saved to {out}")
 
 
-def cmd_encode(args: argparse.Namespace) -> None:
-    estimator, preprocessing = load_run(args.run_dir)
-    X, _ = read_inputs(args.data)
-    codes = estimator.transform(preprocessing.apply(X))
-    write_array(args.out, codes)
-    print(f"wrote codes {codes.shape} to {args.out}")
+@dataclass(frozen=True)
+class DataCommand:
+    """A command that applies a trained model to a data file and writes one array."""
+
+    what: str
+    apply: Callable[[BaseAutoEncoder, np.ndarray], np.ndarray]
+    in_data_units: bool  # undo the run's preprocessing on the result (reconstructions)
 
 
-def cmd_reconstruct(args: argparse.Namespace) -> None:
+def _denoise(estimator: BaseAutoEncoder, X: np.ndarray) -> np.ndarray:
+    if not hasattr(estimator, "denoise"):
+        raise UserError(
+            f"this run holds a {type(estimator).__name__}, which has no denoise(); train one with "
+            "`aekit train denoising ...`, or use `aekit reconstruct`."
+        )
+    return estimator.denoise(X)
+
+
+DATA_COMMANDS = {
+    "encode": DataCommand("codes (n, latent_dim)", lambda est, X: est.transform(X), False),
+    "reconstruct": DataCommand(
+        "reconstructions, in the data's shape and scale", lambda est, X: est.reconstruct(X), True
+    ),
+    "denoise": DataCommand("denoised inputs (denoising models), in the data's shape and scale", _denoise, True),
+    "score": DataCommand(
+        "per-sample scores, higher = more typical (minus the error; the ELBO for a VAE)",
+        lambda est, X: est.score_samples(X),
+        False,
+    ),
+}
+
+
+def cmd_apply(args: argparse.Namespace) -> None:
+    command = DATA_COMMANDS[args.command]
     estimator, preprocessing = load_run(args.run_dir)
     X, _ = read_inputs(args.data)
-    X_hat = preprocessing.invert(estimator.reconstruct(preprocessing.apply(X)))
-    write_array(args.out, X_hat)
-    print(f"wrote reconstructions {X_hat.shape} to {args.out}")
+    result = command.apply(estimator, preprocessing.apply(X))
+    if command.in_data_units:
+        result = preprocessing.invert(result)
+    write_array(args.out, result)
+    print(f"wrote {args.command} output {result.shape} to {args.out}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    estimator, preprocessing = load_run(args.run_dir)
+    samples = preprocessing.invert(estimator.sample(args.n, random_state=args.seed))
+    write_array(args.out, samples)
+    print(f"wrote {args.n} samples {samples.shape} to {args.out}")
 
 
 def cmd_tour(args: argparse.Namespace) -> None:
@@ -257,19 +293,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(func=cmd_train)
 
-    for name, func, what in (
-        ("encode", cmd_encode, "codes (n, latent_dim)"),
-        ("reconstruct", cmd_reconstruct, "reconstructions in the data's shape and scale"),
-    ):
+    for name, command in DATA_COMMANDS.items():
         sub = commands.add_parser(
             name,
-            help=f"write the {what} of DATA with a trained model",
-            epilog=f"Example: aekit {name} runs/vae data.npy --out {name}d.npy",
+            help=f"write the {command.what} of DATA with a trained model",
+            epilog=f"Example: aekit {name} runs/model data.npy --out {name}.npy",
         )
         sub.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
-        sub.add_argument("data", metavar="DATA", help=".npy, .npz or .csv file")
+        sub.add_argument("data", metavar="DATA", help=".npy, .npz or .csv file, or a folder of images")
         sub.add_argument("--out", required=True, help="output .npy or .csv file")
-        sub.set_defaults(func=func)
+        sub.set_defaults(func=cmd_apply)
+
+    sample = commands.add_parser(
+        "sample",
+        help="write new samples from a trained model (VAE: its prior; others: a density on the codes)",
+        epilog="Example: aekit sample runs/vae --n 64 --out samples.npy --seed 0",
+    )
+    sample.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
+    sample.add_argument("--n", type=int, default=16, help="how many samples (default 16)")
+    sample.add_argument("--out", required=True, help="output .npy or .csv file")
+    sample.add_argument("--seed", type=int, default=None, help="random seed (default: fresh randomness)")
+    sample.set_defaults(func=cmd_sample)
     return parser
 
 
