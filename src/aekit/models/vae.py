@@ -54,9 +54,11 @@ class VAEModule(AutoencoderModule):
       the input as features, or as constant channels of an image, and to the code).
       The encoder's ``encoder`` must then take ``n_conditions`` extra input features or
       channels.  Because the encoder is told y, the code need not carry it, and the KL
-      term pushes it out: the code holds the style, the condition the class.  (With an
-      x-only encoder the code also encodes the class, and a prior draw then overrides
-      the requested label: 37% of MNIST samples were recognized with a 16-d code.)
+      term pushes it out: the code holds the style, the condition the class.  Purging
+      takes training, since the code first carries everything.  MNIST (10k images, 16-d
+      code), prior samples recognized as the requested digit: 0.47 after 10 epochs,
+      0.78 after 60, against 0.40 and 0.52 with an x-only encoder, whose code keeps
+      the class and so overrides the requested label.
       Without a condition, :meth:`encode` uses the label with the highest ELBO
       surrogate (:meth:`most_likely_condition`).
     """
