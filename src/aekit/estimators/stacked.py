@@ -54,11 +54,12 @@ class StackedAutoEncoder(AutoEncoder):
 
     With Adam and ReLU or tanh units, pretraining is no shortcut for a network this
     shallow: on MNIST (784-300-150-300-784, 10k images) the same network trained end to
-    end for the same total number of epochs reconstructed held-out images 4-15% better
-    than pretraining + fine-tuning (sigmoid units, denoising pretraining, other
-    fine-tuning step sizes and 30 epochs did not reverse it; see
-    benchmarks/regularizers.py).  Pretraining does beat fine-tuning alone from a random
-    start, and the short greedy phases (1 epoch per layer of 10) did best.
+    end for the same total number of epochs had a lower held-out squared error than
+    pretraining + fine-tuning: 6.10 vs 6.37 (ReLU, 1+1+8 epochs; 3 seeds alike), 4.26
+    vs 4.42 (tanh), 3.84 vs 4.00 (ReLU, 3+3+24), and 6.99 with 2+2+6.  Sigmoid units,
+    masking-noise pretraining and other fine-tuning step sizes did not reverse it
+    (benchmarks/regularizers.py).  Pretraining does beat fine-tuning alone from a
+    random start (6.37 vs 6.76), and short greedy phases did best.
 
     Parameters
     ----------
