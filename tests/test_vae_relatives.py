@@ -133,8 +133,10 @@ def test_conditional_vae_round_trips_and_explains_missing_labels(flat_split, tmp
         cvae.sample(3, y="eleven")
     with pytest.raises(ValueError, match="needs class labels"):
         aekit.VAE(conditional=True, epochs=1).fit(X_train)
-    with pytest.raises(ValueError, match="not conditional"):
-        aekit.VAE(hidden=(8,), latent_dim=2, epochs=1).fit(X_train).sample(2, y=1)
+    unconditional = aekit.VAE(hidden=(8,), latent_dim=2, epochs=1).fit(X_train)
+    for method in (lambda y: unconditional.sample(2, y=y), lambda y: unconditional.transform(X_test[:2], y=y)):
+        with pytest.raises(ValueError, match="not conditional"):
+            method(1)
 
 
 def test_iwae_and_free_bits_round_trip(flat_split, tmp_path):
