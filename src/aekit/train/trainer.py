@@ -30,6 +30,33 @@ from aekit.train.checkpoint import Checkpoint, TrainingState
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
 
 
+def _flushes_denormals() -> bool:
+    """Whether this thread currently flushes denormal floats to zero."""
+    return torch.tensor([1e-40]).mul(1.0).item() == 0.0
+
+
+def _start_worker_threads_flushing_denormals() -> None:
+    """Create torch's CPU worker threads with denormals flushed to zero.
+
+    ``torch.set_flush_denormal`` sets only the calling thread's FTZ/DAZ flags; the
+    intra-op (OpenMP) worker threads copy the flags once, when they are created, at the
+    first parallel operation.  Created without them, the worker half of a 2-thread
+    training step slows down as Adam's second moments turn denormal (measured: MLP VAE
+    epochs drift from 1.9 s to 2.7 s on MNIST; created with them they stay at 1.9 s).
+    So, at import, the pool is started under the flags and the calling thread's own
+    flag is put back.  A process that already ran a parallel torch operation keeps its
+    workers as they are.
+    """
+    was_flushing = _flushes_denormals()
+    if not torch.set_flush_denormal(True):
+        return  # this CPU has no FTZ/DAZ
+    torch.ones(1 << 20).add_(1)  # large enough to run in parallel, so the pool starts now
+    torch.set_flush_denormal(was_flushing)
+
+
+_start_worker_threads_flushing_denormals()
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 50
@@ -150,13 +177,13 @@ class Trainer:
         condition_val: torch.Tensor | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> dict[str, list]:
-        on_cpu = x_train.device.type == "cpu"
-        if on_cpu:
+        flush = x_train.device.type == "cpu" and not _flushes_denormals()
+        if flush:
             torch.set_flush_denormal(True)
         try:
             return self._fit(module, x_train, x_val, condition_train, condition_val, checkpoint)
         finally:
-            if on_cpu:  # a process-wide CPU flag: leave the caller's numerics as they were
+            if flush:  # the calling thread's flag: leave the caller's numerics as they were
                 torch.set_flush_denormal(False)
 
     def _fit(self, module, x_train, x_val, condition_train, condition_val, checkpoint) -> dict[str, list]:
