@@ -18,14 +18,6 @@ from aekit.models.regularizers import _single_sigmoid_layer, jacobian_squared_no
 ARCH = dict(hidden=(64,), latent_dim=16, epochs=30, random_state=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and train ~20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 @pytest.fixture(scope="module")
 def flat_split(digits_split):
     X_train, _, X_test, _ = digits_split

@@ -14,14 +14,6 @@ import aekit
 from aekit.models.vae import gaussian_kl
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and train ~20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 @pytest.fixture(scope="module")
 def flat_split(digits_split):
     X_train, y_train, X_test, y_test = digits_split
