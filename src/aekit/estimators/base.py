@@ -559,6 +559,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def inverse_transform(self, Z: Any) -> np.ndarray:
         """Decoder mean for codes ``Z`` (n, latent_dim), in the training input's shape."""
+        return self._decode_codes(Z, lambda n: ())
+
+    def _decode_codes(self, Z: Any, conditions_for: Callable[[int], tuple[torch.Tensor, ...]]) -> np.ndarray:
+        """Validate codes and decode them, with ``conditions_for(n)`` passed alongside (conditional models)."""
         check_is_fitted(self)
         Z = check_array(Z, dtype=FLOAT_DTYPES, input_name="Z")
         if Z.shape[1] != self.latent_dim:
@@ -567,7 +571,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "pass codes produced by transform()."
             )
         z = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
-        return self._to_input_layout(self._map_batches(self.module_.decode, z), self._output_dtype(Z))
+        x_hat = self._map_batches(self.module_.decode, z, *conditions_for(Z.shape[0]))
+        return self._to_input_layout(x_hat, self._output_dtype(Z))
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """decode(encode(X)), in the shape of ``X``."""

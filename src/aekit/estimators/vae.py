@@ -6,12 +6,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.estimators.base import (
-    FLOAT_DTYPES,
     BaseAutoEncoder,
     _check_number,
     _check_positive_int,
@@ -204,19 +203,7 @@ class VAE(BaseAutoEncoder):
 
     def inverse_transform(self, Z: Any, y: Any = None) -> np.ndarray:
         """Decoder mean for codes ``Z`` (n, latent_dim); a conditional VAE needs labels ``y``."""
-        if not self.conditional:
-            self._condition(y, 0)
-            return super().inverse_transform(Z)
-        check_is_fitted(self)
-        Z = check_array(Z, dtype=FLOAT_DTYPES, input_name="Z")
-        if Z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"Z has {Z.shape[1]} columns but the code has latent_dim={self.latent_dim}; "
-                "pass codes produced by transform()."
-            )
-        z = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
-        x_hat = self._map_batches(self.module_.decode, z, *self._condition(y, Z.shape[0]))
-        return self._to_input_layout(x_hat, self._output_dtype(Z))
+        return self._decode_codes(Z, lambda n: self._condition(y, n))
 
     def reconstruct(self, X: Any, y: Any = None) -> np.ndarray:
         """decode(encode(X)); a conditional VAE needs labels ``y``."""
