@@ -14,16 +14,8 @@ from aekit.train import MappedArray
 SMALL = dict(latent_dim=3, hidden=(16,), architecture="mlp", epochs=2, batch_size=64, random_state=0)
 
 
-@pytest.fixture(scope="module")
-def pixel_file(tmp_path_factory, digits):
-    X, _ = digits
-    path = tmp_path_factory.mktemp("data") / "digits.npy"
-    np.save(path, (X * 255).round().astype(np.uint8))
-    return path
-
-
-def test_streamed_training_equals_in_memory_training(pixel_file):
-    mapped = np.load(pixel_file, mmap_mode="r")
+def test_streamed_training_equals_in_memory_training(digits_pixels_npy):
+    mapped = np.load(digits_pixels_npy, mmap_mode="r")
     scale = lambda block: block / np.float32(255)  # noqa: E731
     streamed = aekit.AutoEncoder(**SMALL).fit(MappedArray(mapped, scale))
     in_memory = aekit.AutoEncoder(**SMALL).fit(scale(np.asarray(mapped)))
@@ -33,8 +25,8 @@ def test_streamed_training_equals_in_memory_training(pixel_file):
     np.testing.assert_array_equal(streamed.sample(3, random_state=0), in_memory.sample(3, random_state=0))
 
 
-def test_cli_streams_large_npy_per_batch_without_reading_it_whole(tmp_path, pixel_file, monkeypatch):
-    args = ["train", "ae", "--data", str(pixel_file), "--quiet", "--latent-dim", "3", "--hidden", "16",
+def test_cli_streams_large_npy_per_batch_without_reading_it_whole(tmp_path, digits_pixels_npy, monkeypatch):
+    args = ["train", "ae", "--data", str(digits_pixels_npy), "--quiet", "--latent-dim", "3", "--hidden", "16",
             "--architecture", "mlp", "--epochs", "2", "--batch-size", "64"]
     assert main(args + ["--out", str(tmp_path / "in_memory")]) == 0
 
@@ -49,13 +41,13 @@ def test_cli_streams_large_npy_per_batch_without_reading_it_whole(tmp_path, pixe
     monkeypatch.setattr(sources, "IN_MEMORY_LIMIT_BYTES", 0)  # treat the digits file as "too large"
     monkeypatch.setattr(sources, "_CHUNK_BYTES", 4 * 64 * 100)  # validate in chunks of 100 float32 rows
     assert main(args + ["--out", str(tmp_path / "streamed")]) == 0
-    n = len(np.load(pixel_file, mmap_mode="r"))
+    n = len(np.load(digits_pixels_npy, mmap_mode="r"))
     # Validation chunks, training batches, validation batches (<= 1024 rows); then, once, the
     # training codes that sample()'s density is fitted on (at most 10,000 rows).
     assert reads[:18] == [100] * 17 + [97] and sum(r > 1024 for r in reads) == 1
     assert reads.count(64) >= 2 * (n * 9 // 10 // 64)  # every training batch read on its own
 
-    X = np.load(pixel_file) / np.float32(255)
+    X = np.load(digits_pixels_npy) / np.float32(255)
     streamed = aekit.load(tmp_path / "streamed" / "model.safetensors")
     in_memory = aekit.load(tmp_path / "in_memory" / "model.safetensors")
     np.testing.assert_array_equal(streamed.transform(X), in_memory.transform(X))
