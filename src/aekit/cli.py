@@ -72,15 +72,6 @@ def _param(text: str) -> tuple[str, Any]:
         return key, value  # a bare string such as noise=masking
 
 
-def read_inputs(path: str) -> tuple[np.ndarray, Any]:
-    """Load a data file; return (data, loaded) with ``loaded`` carrying labels/test split."""
-    try:
-        loaded = load_data(path)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from None
-    return loaded.X, loaded
-
-
 def write_array(path: str, array: np.ndarray) -> None:
     """Save as .npy, or .csv by suffix, atomically."""
     target = Path(path)
@@ -111,7 +102,8 @@ def load_run(run_dir: str) -> tuple[BaseAutoEncoder, Preprocessing]:
 def cmd_train(args: argparse.Namespace) -> None:
     models = available_models()
     cls = models[args.model]
-    X, loaded = read_inputs(args.data)
+    loaded = load_data(args.data)
+    X = loaded.X
     preprocessing = Preprocessing.fit(X, loaded.kind)
     params = {
         "latent_dim": args.latent_dim,
@@ -193,8 +185,7 @@ DATA_COMMANDS = {
 def cmd_apply(args: argparse.Namespace) -> None:
     command = DATA_COMMANDS[args.command]
     estimator, preprocessing = load_run(args.run_dir)
-    X, _ = read_inputs(args.data)
-    result = command.apply(estimator, preprocessing.apply(X))
+    result = command.apply(estimator, preprocessing.apply(load_data(args.data).X))
     if command.in_data_units:
         result = preprocessing.invert(result)
     write_array(args.out, result)
@@ -237,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: aekit tour --data ../shared/data/mnist.npz --out tour-mnist",
     )
     tour.add_argument(
-        "--data", help="MNIST .npz, .npy, .npz, .csv or a folder of images (default: scikit-learn's digits)"
+        "--data", help="MNIST .npz, any .npy/.npz/.csv, or a folder of images (default: scikit-learn's digits)"
     )
     tour.add_argument(
         "--out", default="aekit-tour", help="output folder for report.html, metrics.json, models/ (default: aekit-tour)"
@@ -272,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: aekit train vae --data ../shared/data/mnist.npz --out runs/vae --epochs 10 --param beta=2",
     )
     train.add_argument("model", choices=sorted(available_models()), help="which autoencoder")
-    train.add_argument("--data", required=True, help=".npy, .npz or .csv file")
+    train.add_argument("--data", required=True, help=".npy, .npz or .csv file, or a folder of images")
     train.add_argument("--out", required=True, help="run folder to write model.safetensors into")
     train.add_argument("--latent-dim", type=int, default=16)
     train.add_argument("--hidden", type=_int_tuple, default=None, help="layer sizes, e.g. 512,256")
