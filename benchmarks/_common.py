@@ -10,6 +10,10 @@ Scripts call :func:`use_passive_openmp` first: on a machine shared with other jo
 OpenMP's default spin-waiting makes torch's threads fight the other processes for the
 cores (measured here, 2 cores at load ~10: 240 ms per 2-thread VAE training step with
 the default policy, 32 ms with ``OMP_WAIT_POLICY=PASSIVE``).
+
+aekit is imported inside the functions that need it, so that a benchmark can time
+another library in a process that never loaded aekit (importing aekit starts torch's
+worker threads with denormals flushed, which would speed the other library up too).
 """
 
 from __future__ import annotations
@@ -25,9 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-import aekit
-from aekit.persistence import atomic_write
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist.npz"
@@ -62,8 +63,10 @@ def load_mnist_flat(path: str) -> tuple[np.ndarray, np.ndarray]:
     """MNIST train (60k) and test (10k) images as float32 rows of 784 pixels in [0, 1]."""
     if not Path(path).exists():
         raise SystemExit(f"MNIST file {path} not found; pass --mnist PATH (an .npz with x_train/x_test).")
-    x_train, _ = aekit.datasets.load_mnist(path, split="train")
-    x_test, _ = aekit.datasets.load_mnist(path, split="test")
+    from aekit.data import load_mnist
+
+    x_train, _ = load_mnist(path, split="train")
+    x_test, _ = load_mnist(path, split="test")
     return x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
 
 
@@ -90,6 +93,8 @@ def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:
 
 def environment() -> dict:
     """The conditions a measurement was taken under."""
+    import aekit
+
     return {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "aekit": aekit.__version__,
@@ -105,6 +110,8 @@ def environment() -> dict:
 
 def write_json(path: str, payload: dict) -> None:
     """Write ``payload`` plus the environment to ``path`` (creating its folder)."""
+    from aekit.persistence import atomic_write
+
     text = json.dumps({"environment": environment(), **payload}, indent=2) + "\n"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     print(f"\nwrote {path}")

@@ -12,23 +12,30 @@ trained with batch 128 on x_train[:50000] through the public API.  Reported:
 * if pythae is importable, pythae's VAE with the same layers, batch size, Adam
   (lr 1e-3) and epochs, trained in the same run, and the epoch-time ratio.
 
-With ``--rounds R`` the two libraries are trained alternately R times each (the
-machine may be shared; alternating spreads load changes over both).
+Every training run happens in a fresh Python process that imports only the library
+it times, so each library runs as its users get it: importing aekit flushes denormals
+on torch's worker threads, which would otherwise speed up pythae in the same process
+(``--pythae-flush-denormal`` adds that configuration as a third row).  With
+``--rounds R`` the libraries are trained alternately R times each (the machine may be
+shared; alternating spreads load changes over all of them).
 """
 
 from __future__ import annotations
 
-import functools
+import argparse
+import json
 import logging
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-import aekit
 from _common import load_average, load_mnist_flat, make_parser, print_table, use_passive_openmp, write_json
 
 N_TRAIN = 50_000
@@ -81,6 +88,8 @@ def matmul_ceiling(batch_size: int = BATCH_SIZE, repeats: int = 200) -> float:
 
 
 def train_aekit(x: np.ndarray, epochs: int, seed: int) -> list[float]:
+    import aekit
+
     vae = aekit.VAE(
         latent_dim=LATENT_DIM,
         hidden=HIDDEN,
@@ -93,6 +102,42 @@ def train_aekit(x: np.ndarray, epochs: int, seed: int) -> list[float]:
         random_state=seed,
     ).fit(x)
     return list(vae.history_["seconds"])
+
+
+def train_plain_torch(x: np.ndarray, epochs: int, seed: int) -> list[float]:
+    """The floor: the same VAE step written directly in torch, with nothing around it.
+
+    Fused Adam, denormals flushed, one shuffled copy of the data per epoch sliced into
+    batches; no validation, history, checks or checkpoints.
+    """
+    torch.set_flush_denormal(True)
+    torch.manual_seed(seed)
+    encoder = nn.Sequential(
+        nn.Linear(N_PIXELS, HIDDEN[0]), nn.ReLU(), nn.Linear(HIDDEN[0], HIDDEN[1]), nn.ReLU(),
+        nn.Linear(HIDDEN[1], 2 * LATENT_DIM),
+    )  # fmt: skip
+    decoder = nn.Sequential(
+        nn.Linear(LATENT_DIM, HIDDEN[1]), nn.ReLU(), nn.Linear(HIDDEN[1], HIDDEN[0]), nn.ReLU(),
+        nn.Linear(HIDDEN[0], N_PIXELS),
+    )  # fmt: skip
+    parameters = [*encoder.parameters(), *decoder.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=1e-3, fused=True)
+    data = torch.from_numpy(x)
+    seconds = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        shuffled = data[torch.randperm(len(data))]
+        for batch in shuffled.split(BATCH_SIZE):
+            mu, logvar = encoder(batch).chunk(2, dim=-1)
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            nll = nn.functional.binary_cross_entropy_with_logits(decoder(z), batch, reduction="sum")
+            kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum()
+            loss = (nll + kl) / len(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def pythae_available() -> bool:
@@ -203,6 +248,24 @@ def summarize(name: str, runs: list[list[float]], ceiling: float, loads: list[fl
     }
 
 
+TRAINERS = {
+    "aekit": train_aekit,
+    "plain torch": train_plain_torch,
+    "pythae": train_pythae,
+    "pythae+flush": lambda x, epochs, seed: train_pythae(x, epochs, seed, flush_denormal=True),
+}
+
+
+def train_in_fresh_process(name: str, data_path: Path, epochs: int, seed: int) -> list[float]:
+    """Epoch seconds of ``TRAINERS[name]``, run by this script in a new interpreter."""
+    command = [sys.executable, __file__, "--worker", name, "--data", str(data_path)]
+    command += ["--epochs", str(epochs), "--seed", str(seed)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise SystemExit(f"training {name} failed:\n{finished.stderr}")
+    return json.loads(finished.stdout.strip().splitlines()[-1])["epoch_seconds"]
+
+
 def main() -> None:
     use_passive_openmp()
     parser = make_parser("throughput", __doc__.split("\n\n")[0])
@@ -215,32 +278,37 @@ def main() -> None:
         help="also train pythae with denormals flushed to zero (as our trainer does); "
         "by default pythae runs as its users get it",
     )
+    parser.add_argument("--worker", choices=sorted(TRAINERS), help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.worker:
+        seconds = TRAINERS[args.worker](np.load(args.data), args.epochs, args.seed)
+        print(json.dumps({"epoch_seconds": seconds}))
+        return
+
     x_train, _ = load_mnist_flat(args.mnist)
-    x = np.ascontiguousarray(x_train[:N_TRAIN])
     with_pythae = not args.no_pythae and pythae_available()
     if not args.no_pythae and not with_pythae:
         print("pythae is not importable: skipping the comparison (pip install --no-deps pythae==0.1.2)")
 
-
-    libraries = {"aekit": train_aekit}
+    libraries = ["aekit", "plain torch"]
     if with_pythae:
-        libraries["pythae"] = train_pythae
-        if args.pythae_flush_denormal:
-            libraries["pythae+flush"] = functools.partial(train_pythae, flush_denormal=True)
+        libraries += ["pythae", "pythae+flush"] if args.pythae_flush_denormal else ["pythae"]
     runs: dict[str, list[list[float]]] = {name: [] for name in libraries}
     loads: dict[str, list[float]] = {name: [] for name in libraries}
     ceilings: list[float] = []
-    for _ in range(args.rounds):
-        ceilings.append(matmul_ceiling())
-        print(f"float32 matmul ceiling at the model's shapes: {ceilings[-1]:.1f} GFLOP/s (load {load_average()})")
-        for name, train in libraries.items():
-            loads[name].append(load_average())
-            seconds = train(x, args.epochs, args.seed)
-            loads[name].append(load_average())
-            runs[name].append(seconds)
-            print(f"{name}: " + " ".join(f"{s:.2f}" for s in seconds) + f" s/epoch (load {loads[name][-1]})")
+    with tempfile.TemporaryDirectory() as scratch:
+        data_path = Path(scratch) / "x_train.npy"
+        np.save(data_path, np.ascontiguousarray(x_train[:N_TRAIN]))
+        for _ in range(args.rounds):
+            ceilings.append(matmul_ceiling())
+            print(f"float32 matmul ceiling at the model's shapes: {ceilings[-1]:.1f} GFLOP/s (load {load_average()})")
+            for name in libraries:
+                loads[name].append(load_average())
+                runs[name].append(train_in_fresh_process(name, data_path, args.epochs, args.seed))
+                loads[name].append(load_average())
+                print(f"{name}: " + " ".join(f"{s:.2f}" for s in runs[name][-1]) + f" s/epoch (load {loads[name][-1]})")
 
     ceiling = max(ceilings)  # the best the matmuls achieved; load only lowers it
     rows = [summarize(name, runs[name], ceiling, loads[name]) for name in libraries]
@@ -252,6 +320,7 @@ def main() -> None:
         "batch_size": BATCH_SIZE,
         "epochs": args.epochs,
         "rounds": args.rounds,
+        "each_run_in_a_fresh_process": True,
         "forward_flops_per_sample": forward_flops_per_sample(),
         "matmul_ceiling_gflops": ceiling,
         "matmul_ceiling_per_round": ceilings,
