@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -87,6 +89,18 @@ def test_kl_warmup_ramps_the_kl_weight(digits):
         vae.module_.begin_epoch(epoch)
         weights.append(vae.module_.kl_weight)
     assert weights == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_cosine_schedule_lowers_the_step_size_to_zero_over_the_epochs(digits):
+    X, _ = digits
+    options = FAST | dict(epochs=8, learning_rate=1e-2, early_stopping=False, validation_fraction=0.0)
+    fit = lambda schedule: aekit.AutoEncoder(learning_rate_schedule=schedule, **options).fit(X[:640])  # noqa: E731
+    constant, cosine = fit("constant").history_["learning_rate"], fit("cosine").history_["learning_rate"]
+    assert constant == [1e-2] * 8
+    assert all(later < earlier for earlier, later in zip(cosine, cosine[1:]))
+    # the rate of each epoch's last step: 1e-2 * (1 + cos(pi * (10 * epoch - 1) / 80)) / 2
+    assert cosine[3] == pytest.approx(1e-2 * (1 + math.cos(math.pi * 39 / 80)) / 2)
+    assert cosine[-1] < 1e-5
 
 
 def test_beta_trades_kl_for_reconstruction(digits_split):

@@ -111,6 +111,8 @@ def test_detector_and_precision_are_validated(table):
         aekit.AnomalyDetector(aekit.AutoEncoder(**SMALL)).fit(_with(X, 0, 0, np.nan))
     with pytest.raises(ValueError, match="precision='bf16'.*needs a CUDA device"):
         aekit.AutoEncoder(**SMALL, device="cpu", precision="bf16").fit(X)
+    with pytest.raises(ValueError, match="learning_rate_schedule must be one of"):
+        aekit.AutoEncoder(**SMALL, learning_rate_schedule="linear").fit(X)
     with pytest.raises(ValueError, match="precision must be one of"):
         aekit.AutoEncoder(**SMALL, precision="8").fit(X)
 

@@ -24,6 +24,7 @@ from aekit.estimators.base import BaseAutoEncoder
 from aekit.persistence import atomic_write
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import checkpoint_path
+from aekit.train.trainer import LEARNING_RATE_SCHEDULES
 from aekit.train.sources import should_stream
 
 #: Short command-line names of the estimators (resolved through the estimator registry).
@@ -110,6 +111,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
+        "learning_rate_schedule": args.learning_rate_schedule,
         "architecture": args.architecture,
         "validation_fraction": args.validation_fraction,
         "random_state": args.seed,
@@ -271,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=50)
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument(
+        "--learning-rate-schedule", choices=LEARNING_RATE_SCHEDULES, default="constant",
+        help="cosine: decay the step size to 0 over the epochs",
+    )
     train.add_argument("--validation-fraction", type=float, default=0.1)
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(

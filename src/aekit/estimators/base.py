@@ -27,7 +27,7 @@ from aekit.nn.blocks import ACTIVATIONS, DEFAULT_HIDDEN
 from aekit.train import distributed
 from aekit.train.checkpoint import Checkpoint, checkpoint_path
 from aekit.train.sources import MappedArray, MappedSource, should_stream
-from aekit.train.trainer import PRECISIONS, Trainer, TrainConfig, TrainingDivergedError
+from aekit.train.trainer import LEARNING_RATE_SCHEDULES, PRECISIONS, Trainer, TrainConfig, TrainingDivergedError
 from aekit.uses.generation import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -40,6 +40,7 @@ SHARED_PARAMS: dict[str, Any] = {
     "epochs": 50,
     "batch_size": 128,
     "learning_rate": 1e-3,
+    "learning_rate_schedule": "constant",
     "weight_decay": 0.0,
     "validation_fraction": 0.1,
     "early_stopping": True,
@@ -67,6 +68,10 @@ SHARED_PARAMS_DOC = """
     batch_size : int, default=128
     learning_rate : float, default=1e-3
         Adam step size.
+    learning_rate_schedule : {"constant", "cosine"}, default="constant"
+        "cosine" lowers the step size from ``learning_rate`` towards 0 along a half
+        cosine over the ``epochs`` (set per step; Loshchilov & Hutter, 2017): long
+        runs end lower than at a constant rate, whose last steps still jitter.
     weight_decay : float, default=0.0
     validation_fraction : float, default=0.1
         Held out from ``X`` for validation losses and early stopping (0 disables).
@@ -267,6 +272,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}.")
         resolve_device(self.device)
+        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(
+                f"learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}; got {self.learning_rate_schedule!r}."
+            )
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}; got {self.precision!r}.")
         self._validate_own_params()
@@ -424,6 +433,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
             learning_rate=float(self.learning_rate),
+            learning_rate_schedule=str(self.learning_rate_schedule),
             weight_decay=float(self.weight_decay),
             early_stopping=bool(self.early_stopping),
             patience=int(self.patience),

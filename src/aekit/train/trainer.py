@@ -57,11 +57,26 @@ def _start_worker_threads_flushing_denormals() -> None:
 _start_worker_threads_flushing_denormals()
 
 
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_factor(schedule: str, progress: float) -> float:
+    """Multiplier of the base learning rate after ``progress`` (0 to 1) of the planned steps.
+
+    A closed form of the position, not a scheduler object, so that a resumed run
+    continues the schedule from its checkpointed epoch with no extra state.
+    """
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    return 1.0
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 50
     batch_size: int = 128
     learning_rate: float = 1e-3
+    learning_rate_schedule: str = "constant"
     weight_decay: float = 0.0
     early_stopping: bool = True
     patience: int = 10
@@ -235,7 +250,12 @@ class Trainer:
             totals: torch.Tensor | None = None
             names: list[str] = []
             seen = 0
+            steps_per_epoch = math.ceil(n / cfg.batch_size)
             for step, index in enumerate(batched(n, cfg.batch_size, order), start=1):
+                if cfg.learning_rate_schedule != "constant":
+                    done = (epoch * steps_per_epoch + step - 1) / (cfg.epochs * steps_per_epoch)
+                    for group in optimizer.param_groups:
+                        group["lr"] = cfg.learning_rate * learning_rate_factor(cfg.learning_rate_schedule, done)
                 if ctx.enabled:
                     if len(index) < ctx.world_size:
                         continue  # a last batch too small to give every rank a sample
@@ -270,6 +290,7 @@ class Trainer:
                     history.setdefault(f"val_{name}", []).append(value)
                 monitored = history["val_loss"][-1]
             history["epoch"].append(epoch + 1)
+            history.setdefault("learning_rate", []).append(optimizer.param_groups[0]["lr"])
             history["seconds"].append(time.perf_counter() - started)
             if not math.isfinite(monitored):
                 # The epoch's last update broke the weights (the next step's loss would show it).
