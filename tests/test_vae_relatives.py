@@ -11,6 +11,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 import aekit
+from aekit import metrics
 from aekit.models.vae import gaussian_kl
 
 
@@ -104,6 +105,15 @@ def test_conditional_vae_samples_are_classified_as_their_digit(flat_split):
     inferred = cvae.module_.most_likely_condition(torch.as_tensor(X_test)).argmax(1).numpy()
     assert np.mean(cvae.classes_[inferred] == y_test) >= 0.8
     np.testing.assert_array_equal(cvae.transform(X_test), cvae.transform(X_test, y=cvae.classes_[inferred]))
+    # The probabilistic metrics take the labels: the true ones explain the images better.
+    assert metrics.elbo(cvae, X_test, y=y_test).mean() > metrics.elbo(cvae, X_test, y=relabelled).mean() + 5
+    ll = lambda y: metrics.log_likelihood(cvae, X_test[:50], n_samples=50, random_state=0, y=y).mean()  # noqa: E731
+    assert ll(y_test[:50]) > ll(relabelled[:50])
+    kl = metrics.kl_per_dimension(cvae, X_test, y=y_test)
+    assert kl.shape == (8,) and (kl >= 0).all()
+    assert 1 <= metrics.active_units(cvae, X_test, y=y_test) <= 8
+    with pytest.raises(ValueError, match="pass y"):
+        metrics.kl_per_dimension(cvae, X_test)
 
 
 def test_conditional_vae_round_trips_and_explains_missing_labels(flat_split, tmp_path):

@@ -19,48 +19,62 @@ def _model_input(estimator: Any, X: Any, metric: str) -> torch.Tensor:
     return estimator._to_tensor(estimator._validate_X(X, reset=False))
 
 
-def elbo(estimator: Any, X: Any, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
+def elbo(estimator: Any, X: Any, n_samples: int = 1, random_state: Any = None, y: Any = None) -> np.ndarray:
     """Per-sample evidence lower bound in nats (higher is better), averaged over ``n_samples`` draws of z.
 
     ``E_q[log p(x|z)] - KL(q(z|x) || p(z))`` with the KL in closed form.  This is
-    the k=1 importance-weighted bound; :func:`log_likelihood` tightens it.
+    the k=1 importance-weighted bound; :func:`log_likelihood` tightens it.  A
+    conditional VAE bounds log p(x | y) and needs the labels ``y``.
     """
     # Imported late: the estimators import aekit.uses, which imports these metrics.
     from aekit.estimators.base import _check_positive_int, draw_seed, torch_seeded
 
     x = _model_input(estimator, X, "elbo")
     _check_positive_int("n_samples", n_samples)
+    condition = estimator._condition(y, x.shape[0])
     module = estimator.module_  # in eval mode after fit/load: no training-time resampling
     with torch_seeded(draw_seed(random_state), estimator.device_):
-        draws = [estimator._map_batches(lambda xb: module.loss_terms(xb)["elbo"], x) for _ in range(n_samples)]
+        draws = [
+            estimator._map_batches(lambda *batch: module.loss_terms(*batch)["elbo"], x, *condition)
+            for _ in range(n_samples)
+        ]
     return np.mean(draws, axis=0, dtype=np.float64)
 
 
-def log_likelihood(estimator: Any, X: Any, n_samples: int = 1000, random_state: Any = None) -> np.ndarray:
+def log_likelihood(
+    estimator: Any, X: Any, n_samples: int = 1000, random_state: Any = None, y: Any = None
+) -> np.ndarray:
     """Importance-weighted estimate of log p(x) in nats per sample (Burda et al., 2016).
 
     ``-log_likelihood(...).mean()`` with ``n_samples=5000`` is the test NLL reported
-    for binarized MNIST.  Delegates to :meth:`aekit.VAE.log_likelihood`.
+    for binarized MNIST.  Delegates to :meth:`aekit.VAE.log_likelihood` (a
+    conditional VAE estimates log p(x | y) and needs ``y``).
     """
     if not hasattr(estimator, "log_likelihood"):
         raise TypeError(f"log_likelihood needs a VAE-family estimator; got {type(estimator).__name__}.")
-    return estimator.log_likelihood(X, n_samples=n_samples, random_state=random_state)
+    return estimator.log_likelihood(X, n_samples=n_samples, random_state=random_state, y=y)
 
 
-def kl_per_dimension(estimator: Any, X: Any) -> np.ndarray:
+def kl_per_dimension(estimator: Any, X: Any, y: Any = None) -> np.ndarray:
     """Mean over ``X`` of KL(q(z_j|x) || N(0, 1)) for each latent dimension j, shape (latent_dim,).
 
-    Dimensions with KL near 0 carry no information about the input (posterior collapse).
+    Dimensions with KL near 0 carry no information about the input (posterior
+    collapse).  A conditional VAE's posterior q(z | x, y) needs the labels ``y``.
     """
     x = _model_input(estimator, X, "kl_per_dimension")
-    kl = estimator._map_batches(lambda xb: gaussian_kl(*estimator.module_.posterior_params(xb)), x)
+    condition = estimator._condition(y, x.shape[0])
+    kl = estimator._map_batches(
+        lambda *batch: gaussian_kl(*estimator.module_.posterior_params(*batch)), x, *condition
+    )
     return kl.mean(0, dtype=np.float64)
 
 
-def active_units(estimator: Any, X: Any, threshold: float = 0.01) -> int:
+def active_units(estimator: Any, X: Any, threshold: float = 0.01, y: Any = None) -> int:
     """Number of latent dimensions whose code varies across ``X`` (Burda et al., 2016).
 
     A unit is active when ``Var_x(E_q[z_j | x]) > threshold``.  Uses ``transform``
-    (the posterior mean for a VAE, the code for a deterministic autoencoder).
+    (the posterior mean for a VAE, the code for a deterministic autoencoder); ``y``
+    gives a conditional VAE's labels.
     """
-    return int((np.var(estimator.transform(X).astype(np.float64), axis=0) > threshold).sum())
+    codes = estimator.transform(X) if y is None else estimator.transform(X, y)
+    return int((np.var(codes.astype(np.float64), axis=0) > threshold).sum())
