@@ -97,8 +97,10 @@ def main() -> None:
     parser.add_argument("--n-test", type=int, default=10000, help="test images for every measurement")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of every model (stacked: in total)")
     parser.add_argument(
-        "--stacked", nargs="+", default=["relu:10", "tanh:10", "relu:30"], metavar="ACTIVATION:EPOCHS",
-        help="stacked vs end-to-end runs (activation of both arms:total epochs of each)",
+        "--stacked", nargs="+", default=["relu:10", "tanh:10", "relu:30", "sigmoid:10:sgd:0.01", "sigmoid:10:sgd:0.003"],
+        metavar="ACTIVATION:EPOCHS[:SOLVER:LR]",
+        help="stacked vs end-to-end runs (activation of both arms:total epochs of each[:optimizer:step size]; "
+        "the default optimizer is Adam with step 1e-3)",
     )
     parser.add_argument(
         "--pretrain-epochs", type=int, default=None,
@@ -185,17 +187,20 @@ def main() -> None:
     # net (same activation, optimizer, seed) trained end to end for the same total epochs, and
     # trained for the fine-tuning epochs alone (what the pretraining epochs bought).
     for run in args.stacked:
-        activation, total = run.split(":")
+        activation, total, solver, learning_rate = (run.split(":") + ["adam", "1e-3"])[:4]
         total = int(total)
         pretrain = args.pretrain_epochs if args.pretrain_epochs is not None else max(1, total // 10)
-        seed_net = dict(hidden=(300,), latent_dim=150, architecture="mlp", activation=activation, random_state=args.seed)
+        seed_net = dict(
+            hidden=(300,), latent_dim=150, architecture="mlp", activation=activation, random_state=args.seed,
+            solver=solver, learning_rate=float(learning_rate),
+        )  # fmt: skip
         stacked, s = timed_fit(
             aekit.StackedAutoEncoder(pretrain_epochs=pretrain, epochs=total - 2 * pretrain, **seed_net), x_train
         )
         scratch, s_scratch = timed_fit(aekit.AutoEncoder(epochs=stacked.n_epochs_, **seed_net), x_train)
         finetune_only, s_finetune = timed_fit(aekit.AutoEncoder(epochs=total - 2 * pretrain, **seed_net), x_train)
         scratch_error = float(scratch.reconstruction_error(x_test).mean())
-        name = f"784-300-150 {activation}"
+        name = f"784-300-150 {activation}" + ("" if solver == "adam" else f" {solver} lr={learning_rate}")
         row(f"StackedAutoEncoder {name} ({pretrain}+{pretrain}+{total - 2 * pretrain})",
             "test SSE (pretrain+finetune)", float(stacked.reconstruction_error(x_test).mean()),
             scratch_error, "same net end to end", stacked, s)

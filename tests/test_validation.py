@@ -3,6 +3,7 @@ NaN during training stops with the best weights kept and nothing saved overwritt
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -111,6 +112,10 @@ def test_detector_and_precision_are_validated(table):
         aekit.AnomalyDetector(aekit.AutoEncoder(**SMALL)).fit(_with(X, 0, 0, np.nan))
     with pytest.raises(ValueError, match="precision='bf16'.*needs a CUDA device"):
         aekit.AutoEncoder(**SMALL, device="cpu", precision="bf16").fit(X)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        aekit.AutoEncoder(**SMALL, solver="lbfgs").fit(X)
+    with pytest.raises(ValueError, match=re.escape("momentum must be a number in [0.0, 1.0); got 1.0")):
+        aekit.AutoEncoder(**SMALL, solver="sgd", momentum=1.0).fit(X)
     with pytest.raises(ValueError, match="learning_rate_schedule must be one of"):
         aekit.AutoEncoder(**SMALL, learning_rate_schedule="linear").fit(X)
     with pytest.raises(ValueError, match="precision must be one of"):

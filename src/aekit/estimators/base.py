@@ -27,7 +27,7 @@ from aekit.nn.blocks import ACTIVATIONS, DEFAULT_HIDDEN
 from aekit.train import distributed
 from aekit.train.checkpoint import Checkpoint, checkpoint_path
 from aekit.train.sources import MappedArray, MappedSource, should_stream
-from aekit.train.trainer import LEARNING_RATE_SCHEDULES, PRECISIONS, Trainer, TrainConfig, TrainingDivergedError
+from aekit.train.trainer import LEARNING_RATE_SCHEDULES, PRECISIONS, SOLVERS, Trainer, TrainConfig, TrainingDivergedError
 from aekit.uses.generation import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -41,6 +41,8 @@ SHARED_PARAMS: dict[str, Any] = {
     "batch_size": 128,
     "learning_rate": 1e-3,
     "learning_rate_schedule": "constant",
+    "solver": "adam",
+    "momentum": 0.9,
     "weight_decay": 0.0,
     "validation_fraction": 0.1,
     "early_stopping": True,
@@ -72,6 +74,12 @@ SHARED_PARAMS_DOC = """
         "cosine" lowers the step size from ``learning_rate`` towards 0 along a half
         cosine over the ``epochs`` (set per step; Loshchilov & Hutter, 2017): long
         runs end lower than at a constant rate, whose last steps still jitter.
+    solver : {"adam", "sgd"}, default="adam"
+        The optimizer.  "sgd" (with ``momentum``) needs a larger ``learning_rate``
+        than Adam, e.g. 0.01 for MNIST pixels; it is the optimizer of the classic
+        autoencoder papers (see :class:`aekit.StackedAutoEncoder`).
+    momentum : float, default=0.9
+        Momentum of "sgd" (unused by "adam").
     weight_decay : float, default=0.0
     validation_fraction : float, default=0.1
         Held out from ``X`` for validation losses and early stopping (0 disables).
@@ -180,12 +188,14 @@ def _check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
 
 
-def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
+def _check_number(
+    name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> None:
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and value <= high
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
     if not ok:
-        bound = "(" if low_open else "["
-        raise ValueError(f"{name} must be a number in {bound}{low}, {high}]; got {value!r}.")
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}; got {value!r}.")
 
 
 _ADVICE = {
@@ -276,6 +286,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(
                 f"learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}; got {self.learning_rate_schedule!r}."
             )
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}; got {self.solver!r}.")
+        _check_number("momentum", self.momentum, 0.0, 1.0, high_open=True)
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}; got {self.precision!r}.")
         self._validate_own_params()
@@ -434,6 +447,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             batch_size=int(self.batch_size),
             learning_rate=float(self.learning_rate),
             learning_rate_schedule=str(self.learning_rate_schedule),
+            solver=str(self.solver),
+            momentum=float(self.momentum),
             weight_decay=float(self.weight_decay),
             early_stopping=bool(self.early_stopping),
             patience=int(self.patience),

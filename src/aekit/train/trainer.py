@@ -58,6 +58,7 @@ _start_worker_threads_flushing_denormals()
 
 
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+SOLVERS = ("adam", "sgd")
 
 
 def learning_rate_factor(schedule: str, progress: float) -> float:
@@ -77,6 +78,8 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     learning_rate_schedule: str = "constant"
+    solver: str = "adam"
+    momentum: float = 0.9
     weight_decay: float = 0.0
     early_stopping: bool = True
     patience: int = 10
@@ -96,14 +99,22 @@ class TrainingDivergedError(ValueError):
         self.epoch, self.step, self.history = epoch, step, history
 
 
-def make_optimizer(parameters, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
-    """Adam, fused into one kernel per step where this torch build supports it."""
+def make_optimizer(
+    parameters, learning_rate: float, weight_decay: float, solver: str = "adam", momentum: float = 0.9
+) -> torch.optim.Optimizer:
+    """Adam, or SGD with (heavy-ball) momentum, fused into one kernel per step where this torch build can."""
     parameters = list(parameters)
+    make = {
+        "adam": lambda **fused: torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay, **fused),
+        "sgd": lambda **fused: torch.optim.SGD(
+            parameters, lr=learning_rate, momentum=momentum, weight_decay=weight_decay, **fused
+        ),
+    }[solver]
     try:
-        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay, fused=True)
+        return make(fused=True)
     except (RuntimeError, TypeError):
         # Older torch builds only fuse on CUDA.
-        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
+        return make()
 
 
 def batched(n: int, batch_size: int, order: torch.Tensor | None = None):
@@ -149,7 +160,7 @@ class _LossTerms(nn.Module):
 
 
 class Trainer:
-    """Minimizes ``module.loss_terms(x)["loss"].mean()`` with Adam.
+    """Minimizes ``module.loss_terms(x)["loss"].mean()`` with Adam (or SGD).
 
     The history is a dict of per-epoch lists: ``train_<term>`` and ``val_<term>`` for
     every loss term, plus ``epoch`` and ``seconds``.  With ``early_stopping`` the
@@ -205,7 +216,7 @@ class Trainer:
         cfg = self.config
         device = x_train.device
         ctx = distributed.context()
-        optimizer = make_optimizer(module.parameters(), cfg.learning_rate, cfg.weight_decay)
+        optimizer = make_optimizer(module.parameters(), cfg.learning_rate, cfg.weight_decay, cfg.solver, cfg.momentum)
         amp_dtype = PRECISIONS[cfg.precision] if device.type == "cuda" else None
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         # Shuffling has its own generator so that a resumed run draws the same
