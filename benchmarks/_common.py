@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,6 +74,23 @@ def load_mnist_flat(path: str) -> tuple[np.ndarray, np.ndarray]:
 def load_average() -> float:
     """One-minute load average (the machine is shared; quote it beside every timing)."""
     return round(os.getloadavg()[0], 2)
+
+
+def fit_with_record(estimator, X, y=None) -> dict:
+    """Fit ``estimator`` and return what a long benchmark run reports about its training:
+    CPU and wall seconds, the median epoch, the loss per epoch, the load around it."""
+    load_before = load_average()
+    cpu_started, wall_started = time.process_time(), time.perf_counter()
+    estimator.fit(X, y)
+    return {
+        "train_cpu_seconds": time.process_time() - cpu_started,
+        "train_wall_seconds": time.perf_counter() - wall_started,
+        "median_epoch_seconds": float(np.median(estimator.history_["seconds"])),
+        "train_loss_per_epoch": estimator.history_["train_loss"],
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:

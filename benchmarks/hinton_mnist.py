@@ -12,13 +12,10 @@ PCA-30 is recomputed in the same run.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-import torch
 from sklearn.decomposition import PCA
 
-from _common import load_average, load_mnist_flat, make_parser, print_table, use_passive_openmp, write_json
+from _common import fit_with_record, load_mnist_flat, make_parser, print_table, use_passive_openmp, write_json
 
 import aekit
 
@@ -34,6 +31,7 @@ def main() -> None:
     parser.add_argument("--latent-dim", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate-schedule", choices=("constant", "cosine"), default="constant")
     args = parser.parse_args()
 
     x_train, x_test = load_mnist_flat(args.mnist)
@@ -46,6 +44,7 @@ def main() -> None:
         architecture="mlp",
         loss="bce",
         epochs=args.epochs,
+        learning_rate_schedule=args.learning_rate_schedule,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         validation_fraction=0.0,
@@ -53,16 +52,13 @@ def main() -> None:
         random_state=args.seed,
         verbose=2,
     )
-    load_before = load_average()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    ae.fit(x_train)
-    train_cpu, train_wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    training = fit_with_record(ae, x_train)
     error = float(ae.reconstruction_error(x_test).mean())
     train_error = float(ae.reconstruction_error(x_train[:10000]).mean())
 
     name = f"aekit AutoEncoder 784-{'-'.join(map(str, args.hidden))}-{args.latent_dim}, {args.epochs} epochs"
     rows = [
-        {"model": name, "test squared error / image": error, "train CPU s": train_cpu, "train wall s": train_wall},
+        {"model": name, "test squared error / image": error, "train CPU s": training["train_cpu_seconds"], "train wall s": training["train_wall_seconds"]},
         {"model": f"PCA-{args.latent_dim} (this run)", "test squared error / image": pca_error},
         *({"model": k, "test squared error / image": v} for k, v in PUBLISHED.items()),
     ]
@@ -77,13 +73,7 @@ def main() -> None:
         "published": PUBLISHED,
         "target": TARGET,
         "target_met": error <= TARGET,
-        "train_cpu_seconds": train_cpu,
-        "train_wall_seconds": train_wall,
-        "median_epoch_seconds": float(np.median(ae.history_["seconds"])),
-        "train_loss_per_epoch": ae.history_["train_loss"],
-        "load_average_before": load_before,
-        "load_average_after": load_average(),
-        "torch_threads": torch.get_num_threads(),
+        **training,
     })
 
 
