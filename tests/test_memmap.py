@@ -73,3 +73,34 @@ def test_only_large_memmaps_are_streamed(tmp_path):
     mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
     assert not sources.should_stream(mapped) and sources.should_stream(MappedArray(mapped))
     assert not sources.should_stream(np.zeros((10, 4)))
+
+
+@pytest.mark.parametrize("command, suffix", [("encode", ".npy"), ("reconstruct", ".npy"), ("score", ".csv")])
+def test_applying_a_model_to_a_large_file_streams_it_block_by_block(
+    command, suffix, tmp_path, monkeypatch, digits_pixels_npy
+):
+    """encode/reconstruct/score read, run and write a too-large input in blocks, with the
+    same result as in memory (to float32 rounding: blocks change the batch sizes)."""
+    run = tmp_path / "run"
+    train = ["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), "--latent-dim", "4"]
+    assert main(train + ["--hidden", "16", "--architecture", "mlp", "--epochs", "1", "--quiet"]) == 0
+    apply = [command, str(run), str(digits_pixels_npy), "--out"]
+    assert main(apply + [str(tmp_path / f"in_memory{suffix}")]) == 0
+
+    reads = []
+    original_read = MappedArray.read
+
+    def spy(self, rows):
+        reads.append(len(rows))
+        return original_read(self, rows)
+
+    monkeypatch.setattr(MappedArray, "read", spy)
+    monkeypatch.setattr(sources, "IN_MEMORY_LIMIT_BYTES", 0)
+    monkeypatch.setattr(sources, "_CHUNK_BYTES", 4 * 64 * 500)  # blocks of 500 rows
+    assert main(apply + [str(tmp_path / f"streamed{suffix}")]) == 0
+    assert reads == [500, 500, 500, 297]
+
+    load = np.load if suffix == ".npy" else lambda path: np.loadtxt(path, delimiter=",")
+    in_memory, streamed = load(tmp_path / f"in_memory{suffix}"), load(tmp_path / f"streamed{suffix}")
+    assert streamed.shape == in_memory.shape and len(streamed) == 1797
+    np.testing.assert_allclose(streamed, in_memory, rtol=1e-5, atol=1e-5)

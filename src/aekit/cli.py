@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,20 +73,34 @@ def _param(text: str) -> tuple[str, Any]:
         return key, value  # a bare string such as noise=masking
 
 
-def write_array(path: str, array: np.ndarray) -> None:
-    """Save as .npy, or .csv by suffix, atomically."""
-    target = Path(path)
-    flat = array.reshape(len(array), -1)
-    if target.suffix.lower() == ".csv":
-        atomic_write(target, lambda tmp: np.savetxt(tmp, flat, delimiter=",", fmt="%.7g"))
-    elif target.suffix.lower() == ".npy":
-        def save_npy(tmp: str) -> None:
-            with open(tmp, "wb") as f:
-                np.save(f, array)
+def write_array(path: str, n_rows: int, blocks: Iterable[np.ndarray]) -> tuple[int, ...]:
+    """Save an (n_rows, ...) array given as consecutive row blocks, as .npy or .csv by suffix.
 
-        atomic_write(target, save_npy)
-    else:
+    Atomic, and one block in memory at a time, so results of inputs larger than
+    memory are written as they are computed.  Returns the array's shape.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".npy", ".csv"):
         raise UserError(f"--out {path}: use a .npy or .csv file name.")
+    shape: tuple[int, ...] = (n_rows,)
+
+    def write(tmp: str) -> None:
+        nonlocal shape
+        with open(tmp, "wb") as f:
+            for first, block in enumerate(blocks):
+                if first == 0:
+                    shape = (n_rows, *block.shape[1:])
+                    if suffix == ".npy":
+                        header = {"descr": np.lib.format.dtype_to_descr(block.dtype), "fortran_order": False}
+                        np.lib.format.write_array_header_1_0(f, {**header, "shape": shape})
+                if suffix == ".npy":
+                    f.write(np.ascontiguousarray(block).tobytes())
+                else:
+                    np.savetxt(f, block.reshape(len(block), -1), delimiter=",", fmt="%.7g")
+
+    atomic_write(target, write)
+    return shape
 
 
 def load_run(run_dir: str) -> tuple[BaseAutoEncoder, Preprocessing]:
@@ -187,17 +201,25 @@ DATA_COMMANDS = {
 def cmd_apply(args: argparse.Namespace) -> None:
     command = DATA_COMMANDS[args.command]
     estimator, preprocessing = load_run(args.run_dir)
-    result = command.apply(estimator, preprocessing.apply(load_data(args.data).X))
-    if command.in_data_units:
-        result = preprocessing.invert(result)
-    write_array(args.out, result)
-    print(f"wrote {args.command} output {result.shape} to {args.out}")
+    X = load_data(args.data).X
+
+    def run(model_input: np.ndarray) -> np.ndarray:
+        result = command.apply(estimator, model_input)
+        return preprocessing.invert(result) if command.in_data_units else result
+
+    # Every command works row by row: a file too large for memory is read, run and written in blocks.
+    if should_stream(X):
+        blocks = (run(block) for _, block in MappedArray(X, preprocessing.apply).chunks())
+    else:
+        blocks = [run(preprocessing.apply(X))]
+    shape = write_array(args.out, len(X), blocks)
+    print(f"wrote {args.command} output {shape} to {args.out}")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
     estimator, preprocessing = load_run(args.run_dir)
     samples = preprocessing.invert(estimator.sample(args.n, random_state=args.seed))
-    write_array(args.out, samples)
+    write_array(args.out, len(samples), [samples])
     print(f"wrote {args.n} samples {samples.shape} to {args.out}")
 
 
