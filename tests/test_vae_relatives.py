@@ -114,6 +114,14 @@ def test_conditional_vae_samples_are_classified_as_their_digit(flat_split):
     assert 1 <= metrics.active_units(cvae, X_test, y=y_test) <= 8
     with pytest.raises(ValueError, match="pass y"):
         metrics.kl_per_dimension(cvae, X_test)
+    # Without labels, reconstructions and scores use each row's most likely label, like transform.
+    guessed = cvae.classes_[inferred]
+    np.testing.assert_array_equal(cvae.reconstruct(X_test), cvae.reconstruct(X_test, y=guessed))
+    with torch.no_grad():
+        true_label_scores = cvae.module_.score(torch.as_tensor(X_test), torch.eye(10)[y_test]).numpy()
+    assert np.all(cvae.score_samples(X_test) >= true_label_scores - 1e-3)  # the best label's score
+    wrong_label_error = np.square(X_test - cvae.reconstruct(X_test, y=relabelled)).sum(1).mean()
+    assert cvae.reconstruction_error(X_test).mean() < wrong_label_error
 
 
 def test_conditional_vae_round_trips_and_explains_missing_labels(flat_split, tmp_path):

@@ -206,9 +206,13 @@ class VAE(BaseAutoEncoder):
         return self._decode_codes(Z, lambda n: self._condition(y, n))
 
     def reconstruct(self, X: Any, y: Any = None) -> np.ndarray:
-        """decode(encode(X)); a conditional VAE needs labels ``y``."""
-        if not self.conditional:
-            self._condition(y, 0)
+        """decode(encode(X)).
+
+        A conditional VAE encodes and decodes under the labels ``y`` when given, else
+        under the label its ELBO surrogate finds most likely for each row (as
+        :meth:`transform`; so do ``reconstruction_error`` and ``score_samples``).
+        """
+        if y is None:
             return super().reconstruct(X)
         X = self._validate_X(X, reset=False)
         x_hat = self._map_batches(self.module_.reconstruct, self._to_tensor(X), *self._condition(y, X.shape[0]))

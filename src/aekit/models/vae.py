@@ -165,8 +165,19 @@ class VAEModule(AutoencoderModule):
             "loss": -bound,
         }
 
+    def reconstruct(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """decode(encode(x)); without a condition, a conditional model uses the most likely one for both."""
+        if self.n_conditions and condition is None:
+            condition = self.most_likely_condition(x)
+        return super().reconstruct(x, condition)
+
     def score(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Deterministic ELBO surrogate: log p(x | z=mu) - KL(q(z|x) || p(z))."""
+        """Deterministic ELBO surrogate: log p(x | z=mu) - KL(q(z|x) || p(z)).
+
+        Without a condition, a conditional model scores each row under its most likely label.
+        """
+        if self.n_conditions and condition is None:
+            condition = self.most_likely_condition(x)
         mu, logvar = self.posterior_params(x, condition)
         reconstruction = self.likelihood.nll(self.decoder_output(mu, condition), x)
         return -(reconstruction + gaussian_kl(mu, logvar).sum(-1))
