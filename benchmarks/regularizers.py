@@ -4,8 +4,8 @@ measured on held-out test images beside a plain model of the same architecture a
 Sparse-KL: mean code activation vs sparsity_target; sparse-L1: fraction of near-zero codes
 (|z| <= 1% of the largest |z|); denoising: squared error to the clean image on test images with
 Gaussian noise (std 0.5, clipped to [0, 1]); contractive: mean squared Jacobian Frobenius norm
-of the encoder; stacked (784-300-150-300-784): greedy pretraining + fine-tuning vs the same net
-trained end to end for the same total epochs (fit_s gives the wall time; a pretraining epoch of
+of the encoder; stacked (784-300-150-300-784, with Adam and with SGD + sigmoid units): greedy
+pretraining + fine-tuning vs the same net trained end to end for the same total epochs (fit_s gives the wall time; a pretraining epoch of
 the second layer, on 300-d codes, is much cheaper than a full epoch); IWAE (k=5) vs VAE: importance-weighted test
 log-likelihood; conditional VAE: accuracy of a logistic regression trained on real images at
 recognizing samples conditioned on each digit; and the peak memory of log_likelihood with k=5000.
