@@ -1,15 +1,16 @@
 """Regularized autoencoders and VAE relatives on MNIST: each variant's defining property,
 measured on held-out test images beside a plain model of the same architecture and budget.
 
-Sparse-KL: mean code activation vs sparsity_target; sparse-L1: fraction of near-zero codes
-(|z| <= 1% of the largest |z|); denoising: squared error to the clean image on test images with
+Sparse-KL: mean code activation vs sparsity_target; sparse-L1: fraction of near-zero codes (|z|
+<= 1% of the largest |z|); denoising: squared error to the clean image on test images with
 Gaussian noise (std 0.5, clipped to [0, 1]); contractive: mean squared Jacobian Frobenius norm
 of the encoder; stacked (784-300-150-300-784, with Adam and with SGD + sigmoid units): greedy
-pretraining + fine-tuning vs the same net trained end to end for the same total epochs (fit_s gives the wall time; a pretraining epoch of
-the second layer, on 300-d codes, is much cheaper than a full epoch); IWAE (k=5) vs VAE: importance-weighted test
-log-likelihood; conditional VAE: accuracy of a logistic regression trained on real images at
-recognizing samples conditioned on each digit; and the peak memory of log_likelihood with k=5000.
-Every reconstruction error is the per-image sum of squared errors on the test set.
+pretraining + fine-tuning vs the same net trained end to end for the same total epochs (fit_s
+gives the wall time; a pretraining epoch of the second layer, on 300-d codes, is much cheaper
+than a full epoch); IWAE (k=5) vs VAE: importance-weighted test log-likelihood; conditional VAE:
+accuracy of a logistic regression trained on real images at recognizing samples conditioned on
+each digit; and the peak memory of log_likelihood with k=5000. Every reconstruction error is the
+per-image sum of squared errors on the test set.
 
     OMP_WAIT_POLICY=PASSIVE flock /tmp/aekit-heavy.lock python benchmarks/regularizers.py --n-train 10000 --epochs 10
 """
