@@ -45,8 +45,9 @@ def use_passive_openmp() -> None:
         os.execv(sys.executable, [sys.executable, *sys.argv])
 
 
-def make_parser(name: str, description: str) -> argparse.ArgumentParser:
-    """An argument parser with the options every benchmark shares."""
+def make_parser(name: str, description: str, checkpoints: bool = False) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark shares (and ``--checkpoint-dir``
+    for a script that trains one long run)."""
     parser = argparse.ArgumentParser(
         prog=f"python benchmarks/{name}.py",
         description=description,
@@ -57,6 +58,10 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
         "--out", default=str(REPO_ROOT / "benchmarks" / "results" / f"{name}.json"), help="JSON results file"
     )
     parser.add_argument("--seed", type=int, default=0, help="random_state of every model")
+    if checkpoints:
+        parser.add_argument(
+            "--checkpoint-dir", help="checkpoint every epoch in this folder; rerunning the command resumes"
+        )
     return parser
 
 
@@ -76,12 +81,19 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def fit_with_record(estimator, X, y=None) -> dict:
+def fit_with_record(estimator, X, y=None, checkpoint_dir: str | None = None) -> dict:
     """Fit ``estimator`` and return what a long benchmark run reports about its training:
-    CPU and wall seconds, the median epoch, the loss per epoch, the load around it."""
+    CPU and wall seconds, the median epoch, the loss per epoch, the load around it.
+
+    With ``checkpoint_dir`` the run is checkpointed every epoch and a rerun of the same
+    command resumes it (the seconds then count the resumed part only).
+    """
     load_before = load_average()
     cpu_started, wall_started = time.process_time(), time.perf_counter()
-    estimator.fit(X, y)
+    if checkpoint_dir is None:
+        estimator.fit(X, y)
+    else:
+        estimator.fit(X, y, checkpoint_dir=checkpoint_dir, resume=True)
     return {
         "train_cpu_seconds": time.process_time() - cpu_started,
         "train_wall_seconds": time.perf_counter() - wall_started,

@@ -26,7 +26,7 @@ TARGET = 0.88
 
 def main() -> None:
     use_passive_openmp()
-    parser = make_parser("clustering_mnist", __doc__.splitlines()[0])
+    parser = make_parser("clustering_mnist", __doc__.splitlines()[0], checkpoints=True)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--hidden", type=int, nargs="+", default=[500, 500, 2000])
     parser.add_argument("--latent-dim", type=int, default=10)
@@ -60,7 +60,7 @@ def main() -> None:
         verbose=2,
     )
     started = time.perf_counter()
-    training = fit_with_record(ae, X)
+    training = fit_with_record(ae, X, checkpoint_dir=args.checkpoint_dir)
     codes = ae.transform(X)
     scores = kmeans_clustering_scores(codes, y, n_init=args.n_init, random_state=args.seed)
     name = f"aekit AE 784-{'-'.join(map(str, args.hidden))}-{args.latent_dim} + k-means, {args.epochs} epochs"

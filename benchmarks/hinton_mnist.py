@@ -25,7 +25,7 @@ TARGET = 2.5
 
 def main() -> None:
     use_passive_openmp()
-    parser = make_parser("hinton_mnist", __doc__.splitlines()[0])
+    parser = make_parser("hinton_mnist", __doc__.splitlines()[0], checkpoints=True)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--hidden", type=int, nargs="+", default=[1000, 500, 250])
     parser.add_argument("--latent-dim", type=int, default=30)
@@ -52,7 +52,7 @@ def main() -> None:
         random_state=args.seed,
         verbose=2,
     )
-    training = fit_with_record(ae, x_train)
+    training = fit_with_record(ae, x_train, checkpoint_dir=args.checkpoint_dir)
     error = float(ae.reconstruction_error(x_test).mean())
     train_error = float(ae.reconstruction_error(x_train[:10000]).mean())
 

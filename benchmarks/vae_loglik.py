@@ -38,7 +38,7 @@ def model_name(args) -> str:
 
 def main() -> None:
     use_passive_openmp()
-    parser = make_parser("vae_loglik", __doc__.splitlines()[0])
+    parser = make_parser("vae_loglik", __doc__.splitlines()[0], checkpoints=True)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--hidden", type=int, nargs="+", default=[500, 500])
     parser.add_argument("--latent-dim", type=int, default=50)
@@ -74,7 +74,7 @@ def main() -> None:
         random_state=args.seed,
         verbose=2,
     )
-    training = fit_with_record(vae, x_train)
+    training = fit_with_record(vae, x_train, checkpoint_dir=args.checkpoint_dir)
     elbo = evaluate_terms(vae.module_, vae._to_tensor(x_test_binary))["elbo"]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     log_px = vae.log_likelihood(x_test_binary, n_samples=args.k, random_state=args.seed)
