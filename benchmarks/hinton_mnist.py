@@ -32,13 +32,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--learning-rate-schedule", choices=("constant", "cosine"), default="constant")
+    parser.add_argument(
+        "--noise", choices=("gaussian", "masking", "salt_pepper"),
+        help="train a DenoisingAutoEncoder with this corruption (a regularizer; codes are of clean images)",
+    )  # fmt: skip
+    parser.add_argument("--noise-level", type=float, default=0.1)
     args = parser.parse_args()
 
     x_train, x_test = load_mnist_flat(args.mnist)
     pca = PCA(args.latent_dim, random_state=args.seed).fit(x_train)
     pca_error = float(np.square(pca.inverse_transform(pca.transform(x_test)) - x_test).sum(1).mean())
 
-    ae = aekit.AutoEncoder(
+    denoising = {} if args.noise is None else {"noise": args.noise, "noise_level": args.noise_level}
+    ae = (aekit.DenoisingAutoEncoder if denoising else aekit.AutoEncoder)(
+        **denoising,
         hidden=tuple(args.hidden),
         latent_dim=args.latent_dim,
         architecture="mlp",
@@ -56,7 +63,9 @@ def main() -> None:
     error = float(ae.reconstruction_error(x_test).mean())
     train_error = float(ae.reconstruction_error(x_train[:10000]).mean())
 
-    name = f"aekit AutoEncoder 784-{'-'.join(map(str, args.hidden))}-{args.latent_dim}, {args.epochs} epochs"
+    name = f"aekit {type(ae).__name__} 784-{'-'.join(map(str, args.hidden))}-{args.latent_dim}, {args.epochs} epochs"
+    name += "".join(f", {k}={v}" for k, v in denoising.items())
+    name += ", cosine" if args.learning_rate_schedule == "cosine" else ""
     rows = [
         {"model": name, "test squared error / image": error, "train CPU s": training["train_cpu_seconds"], "train wall s": training["train_wall_seconds"]},
         {"model": f"PCA-{args.latent_dim} (this run)", "test squared error / image": pca_error},
