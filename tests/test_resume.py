@@ -34,8 +34,10 @@ def _every_file_parses(folder) -> int:
     """Read each file in ``folder`` the way aekit reads it; return how many were read."""
     read = 0
     for path in folder.iterdir():
-        if path.name.startswith(".") and path.name.endswith(".tmp"):
-            continue  # atomic_write's temporary, never read by aekit
+        if path.name.startswith("."):
+            # Temporaries, never read by aekit: atomic_write's ".<name>.*.tmp" and the ".tmpXXXXXX"
+            # that safetensors (0.8) writes through before renaming onto atomic_write's.
+            continue
         try:
             if path.suffix == ".safetensors":
                 metadata, _ = _tensors(path)
