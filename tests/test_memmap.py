@@ -14,6 +14,19 @@ from aekit.train import MappedArray
 SMALL = dict(latent_dim=3, hidden=(16,), architecture="mlp", epochs=2, batch_size=64, random_state=0)
 
 
+def _record_read_sizes(monkeypatch) -> list[int]:
+    """From now on, the number of rows of every MappedArray.read, in call order."""
+    reads = []
+    original_read = MappedArray.read
+
+    def spy(self, rows):
+        reads.append(len(rows))
+        return original_read(self, rows)
+
+    monkeypatch.setattr(MappedArray, "read", spy)
+    return reads
+
+
 def test_streamed_training_equals_in_memory_training(digits_pixels_npy):
     mapped = np.load(digits_pixels_npy, mmap_mode="r")
     scale = lambda block: block / np.float32(255)  # noqa: E731
@@ -30,14 +43,7 @@ def test_cli_streams_large_npy_per_batch_without_reading_it_whole(tmp_path, digi
             "--architecture", "mlp", "--epochs", "2", "--batch-size", "64"]
     assert main(args + ["--out", str(tmp_path / "in_memory")]) == 0
 
-    reads = []
-    original_read = MappedArray.read
-
-    def spy(self, rows):
-        reads.append(len(rows))
-        return original_read(self, rows)
-
-    monkeypatch.setattr(MappedArray, "read", spy)
+    reads = _record_read_sizes(monkeypatch)
     monkeypatch.setattr(sources, "IN_MEMORY_LIMIT_BYTES", 0)  # treat the digits file as "too large"
     monkeypatch.setattr(sources, "_CHUNK_BYTES", 4 * 64 * 100)  # validate in chunks of 100 float32 rows
     assert main(args + ["--out", str(tmp_path / "streamed")]) == 0
@@ -87,14 +93,7 @@ def test_applying_a_model_to_a_large_file_streams_it_block_by_block(
     apply = [command, str(run), str(digits_pixels_npy), "--out"]
     assert main(apply + [str(tmp_path / f"in_memory{suffix}")]) == 0
 
-    reads = []
-    original_read = MappedArray.read
-
-    def spy(self, rows):
-        reads.append(len(rows))
-        return original_read(self, rows)
-
-    monkeypatch.setattr(MappedArray, "read", spy)
+    reads = _record_read_sizes(monkeypatch)
     monkeypatch.setattr(sources, "IN_MEMORY_LIMIT_BYTES", 0)
     monkeypatch.setattr(sources, "_CHUNK_BYTES", 4 * 64 * 500)  # blocks of 500 rows
     assert main(apply + [str(tmp_path / f"streamed{suffix}")]) == 0
