@@ -45,9 +45,15 @@ def use_passive_openmp() -> None:
         os.execv(sys.executable, [sys.executable, *sys.argv])
 
 
-def make_parser(name: str, description: str, checkpoints: bool = False) -> argparse.ArgumentParser:
-    """An argument parser with the options every benchmark shares (and ``--checkpoint-dir``
-    for a script that trains one long run)."""
+def make_parser(
+    name: str, description: str, long_run: dict | None = None
+) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark shares.
+
+    A script that trains one long run passes ``long_run`` (its defaults of ``epochs``
+    and ``batch_size``) and gets the training options :func:`long_run_params` reads,
+    with ``--checkpoint-dir``.
+    """
     parser = argparse.ArgumentParser(
         prog=f"python benchmarks/{name}.py",
         description=description,
@@ -58,11 +64,30 @@ def make_parser(name: str, description: str, checkpoints: bool = False) -> argpa
         "--out", default=str(REPO_ROOT / "benchmarks" / "results" / f"{name}.json"), help="JSON results file"
     )
     parser.add_argument("--seed", type=int, default=0, help="random_state of every model")
-    if checkpoints:
+    if long_run is not None:
+        parser.add_argument("--epochs", type=int, default=long_run["epochs"])
+        parser.add_argument("--batch-size", type=int, default=long_run["batch_size"])
+        parser.add_argument("--learning-rate", type=float, default=1e-3)
+        parser.add_argument("--learning-rate-schedule", choices=("constant", "cosine"), default="constant")
         parser.add_argument(
             "--checkpoint-dir", help="checkpoint every epoch in this folder; rerunning the command resumes"
         )
     return parser
+
+
+def long_run_params(args: argparse.Namespace) -> dict:
+    """Estimator parameters of a long run: the parsed training options, every image used
+    for training (no validation split, no early stopping), and a line per epoch."""
+    return {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "learning_rate_schedule": args.learning_rate_schedule,
+        "validation_fraction": 0.0,
+        "early_stopping": False,
+        "random_state": args.seed,
+        "verbose": 2,
+    }
 
 
 def load_mnist_flat(path: str) -> tuple[np.ndarray, np.ndarray]:

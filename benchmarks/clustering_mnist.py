@@ -15,7 +15,9 @@ import time
 
 from sklearn.decomposition import PCA
 
-from _common import fit_with_record, make_parser, print_table, use_passive_openmp, write_json
+from _common import (
+    fit_with_record, long_run_params, make_parser, print_table, use_passive_openmp, write_json,
+)
 
 import aekit
 from aekit.metrics import kmeans_clustering_scores
@@ -26,13 +28,10 @@ TARGET = 0.88
 
 def main() -> None:
     use_passive_openmp()
-    parser = make_parser("clustering_mnist", __doc__.splitlines()[0], checkpoints=True)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser = make_parser("clustering_mnist", __doc__.splitlines()[0], long_run={"epochs": 30, "batch_size": 256})
     parser.add_argument("--hidden", type=int, nargs="+", default=[500, 500, 2000])
     parser.add_argument("--latent-dim", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--n-init", type=int, default=20, help="k-means restarts")
-    parser.add_argument("--learning-rate-schedule", choices=("constant", "cosine"), default="constant")
     args = parser.parse_args()
 
     X, y = aekit.datasets.load_mnist(args.mnist, split="all")
@@ -51,13 +50,7 @@ def main() -> None:
         hidden=tuple(args.hidden),
         latent_dim=args.latent_dim,
         architecture="mlp",
-        epochs=args.epochs,
-        learning_rate_schedule=args.learning_rate_schedule,
-        batch_size=args.batch_size,
-        validation_fraction=0.0,
-        early_stopping=False,
-        random_state=args.seed,
-        verbose=2,
+        **long_run_params(args),
     )
     started = time.perf_counter()
     training = fit_with_record(ae, X, checkpoint_dir=args.checkpoint_dir)

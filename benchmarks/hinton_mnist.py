@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from _common import fit_with_record, load_mnist_flat, make_parser, print_table, use_passive_openmp, write_json
+from _common import (
+    fit_with_record, long_run_params, load_mnist_flat, make_parser, print_table, use_passive_openmp, write_json,
+)
 
 import aekit
 
@@ -25,13 +27,9 @@ TARGET = 2.5
 
 def main() -> None:
     use_passive_openmp()
-    parser = make_parser("hinton_mnist", __doc__.splitlines()[0], checkpoints=True)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser = make_parser("hinton_mnist", __doc__.splitlines()[0], long_run={"epochs": 30, "batch_size": 128})
     parser.add_argument("--hidden", type=int, nargs="+", default=[1000, 500, 250])
     parser.add_argument("--latent-dim", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--learning-rate-schedule", choices=("constant", "cosine"), default="constant")
     parser.add_argument(
         "--noise", choices=("gaussian", "masking", "salt_pepper"),
         help="train a DenoisingAutoEncoder with this corruption (a regularizer; codes are of clean images)",
@@ -50,14 +48,7 @@ def main() -> None:
         latent_dim=args.latent_dim,
         architecture="mlp",
         loss="bce",
-        epochs=args.epochs,
-        learning_rate_schedule=args.learning_rate_schedule,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        validation_fraction=0.0,
-        early_stopping=False,
-        random_state=args.seed,
-        verbose=2,
+        **long_run_params(args),
     )
     training = fit_with_record(ae, x_train, checkpoint_dir=args.checkpoint_dir)
     error = float(ae.reconstruction_error(x_test).mean())
@@ -67,7 +58,8 @@ def main() -> None:
     name += "".join(f", {k}={v}" for k, v in denoising.items())
     name += ", cosine" if args.learning_rate_schedule == "cosine" else ""
     rows = [
-        {"model": name, "test squared error / image": error, "train CPU s": training["train_cpu_seconds"], "train wall s": training["train_wall_seconds"]},
+        {"model": name, "test squared error / image": error,
+         "train CPU s": training["train_cpu_seconds"], "train wall s": training["train_wall_seconds"]},
         {"model": f"PCA-{args.latent_dim} (this run)", "test squared error / image": pca_error},
         *({"model": k, "test squared error / image": v} for k, v in PUBLISHED.items()),
     ]

@@ -21,7 +21,10 @@ import time
 
 import numpy as np
 
-from _common import fit_with_record, load_average, load_mnist_flat, make_parser, print_table, use_passive_openmp, write_json
+from _common import (
+    fit_with_record, load_average, load_mnist_flat, long_run_params, make_parser, print_table, use_passive_openmp,
+    write_json,
+)
 
 import aekit
 from aekit.train.trainer import evaluate_terms
@@ -44,16 +47,12 @@ def model_name(args) -> str:
 
 def main() -> None:
     use_passive_openmp()
-    parser = make_parser("vae_loglik", __doc__.splitlines()[0], checkpoints=True)
-    parser.add_argument("--epochs", type=int, default=200)
+    parser = make_parser("vae_loglik", __doc__.splitlines()[0], long_run={"epochs": 200, "batch_size": 128})
     parser.add_argument("--hidden", type=int, nargs="+", default=[500, 500])
     parser.add_argument("--latent-dim", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--kl-warmup-epochs", type=int, default=10)
     parser.add_argument("--objective", choices=("elbo", "iwae"), default="elbo")
     parser.add_argument("--n-importance-samples", type=int, default=5, help="training draws per image (iwae)")
-    parser.add_argument("--learning-rate-schedule", choices=("constant", "cosine"), default="constant")
     parser.add_argument("--k", type=int, default=5000, help="importance samples per test image")
     parser.add_argument("--n-test", type=int, default=10000, help="test images scored (protocol: all 10000)")
     args = parser.parse_args()
@@ -70,15 +69,8 @@ def main() -> None:
         kl_warmup_epochs=args.kl_warmup_epochs if args.objective == "elbo" else 0,  # iwae has no KL term to ramp
         objective=args.objective,
         n_importance_samples=args.n_importance_samples,
-        learning_rate_schedule=args.learning_rate_schedule,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        validation_fraction=0.0,
-        early_stopping=False,
         architecture="mlp",
-        random_state=args.seed,
-        verbose=2,
+        **long_run_params(args),
     )
     training = fit_with_record(vae, x_train, checkpoint_dir=args.checkpoint_dir)
     elbo = evaluate_terms(vae.module_, vae._to_tensor(x_test_binary))["elbo"]
