@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from threadpoolctl import threadpool_limits  # noqa: E402
+
 import aekit  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,3 +57,10 @@ def mnist_path():
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture
+def single_blas_thread():
+    """k-means, mixtures and friends on tiny arrays: spinning BLAS/OpenMP threads only cost time on a busy machine."""
+    with threadpool_limits(limits=1):
+        yield

@@ -7,17 +7,10 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.decomposition import PCA
 
-from threadpoolctl import threadpool_limits
-
 import aekit
 from aekit import metrics
 
-
-@pytest.fixture(autouse=True)
-def single_blas_thread():
-    """k-means and friends on tiny arrays: spinning BLAS/OpenMP threads only cost time on a busy machine."""
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,12 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
-from threadpoolctl import threadpool_limits
 
 import aekit
 from aekit.metrics import auroc
 from aekit.uses import interpolate_codes
 
-
-@pytest.fixture(autouse=True)
-def single_blas_thread():
-    """Mixtures and k-means on tiny arrays: spinning BLAS threads only cost time on a busy machine."""
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("single_blas_thread")
 
 
 @pytest.fixture(scope="module")
