@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -43,23 +44,39 @@ def _jsonable(value: Any) -> Any:
 
 
 def atomic_write(path: str | os.PathLike, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``.
+
+    The temporary file lies in a private folder ``.<name>.XXXXXXXX.tmp`` beside
+    ``path``, because a writer may make temporaries of its own next to the file it
+    is given (safetensors writes through a ``.tmpXXXXXX`` and renames it): a crash
+    then leaves nothing but that one folder, which :func:`remove_stale_temporaries`
+    recognises.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = folder / path.name
     try:
-        write(tmp)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        write(str(tmp))
+        # Writers may create the file private (0600); give it the mode a plain open() would.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> None:
+    """Delete what an :func:`atomic_write` to ``path`` killed mid-write left behind."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:  # earlier builds of aekit wrote the temporary file itself there
+            stale.unlink(missing_ok=True)
 
 
 def save_estimator(estimator: Any, path: str | os.PathLike) -> None:

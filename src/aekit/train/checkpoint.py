@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from aekit.persistence import atomic_write
+from aekit.persistence import atomic_write, remove_stale_temporaries
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 CHECKPOINT_FORMAT = "aekit-checkpoint"
@@ -109,9 +109,8 @@ class Checkpoint:
 
     def load(self) -> TrainingState | None:
         """The saved state, or None when there is no checkpoint yet."""
-        # A process killed while saving leaves its temporary file (never the checkpoint) behind.
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        # A process killed while saving leaves its temporaries (never the checkpoint) behind.
+        remove_stale_temporaries(self.path)
         if not self.path.is_file():
             return None
         try:
