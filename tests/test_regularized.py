@@ -33,6 +33,34 @@ def _squared_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(((a - b) ** 2).sum(1).mean())
 
 
+# --------------------------------------------------------------------------- dropout
+def test_dropout_narrows_the_gap_between_training_and_held_out_error(flat_split):
+    """300 training digits and a wide net overfit: dropout gives up training error for held-out error
+    (seeds 0-2: held-out 0.66-0.69 with dropout 0.2 against 0.93-1.00 without)."""
+    X_train, X_test = flat_split
+    net = dict(hidden=(256, 256), latent_dim=16, activation="elu", loss="bce", epochs=150, batch_size=32,
+               validation_fraction=0.0, early_stopping=False, random_state=0)  # fmt: skip
+    errors = {}
+    for rate in (0.0, 0.2):
+        model = aekit.AutoEncoder(**net, dropout=rate).fit(X_train[:300])
+        errors[rate] = [float(model.reconstruction_error(X).mean()) for X in (X_train[:300], X_test)]
+    assert errors[0.2][1] < 0.85 * errors[0.0][1]
+    assert errors[0.2][0] > 1.5 * errors[0.0][0]
+
+
+def test_dropout_acts_in_training_only(flat_split):
+    X_train, X_test = flat_split
+    model = aekit.AutoEncoder(**ARCH, dropout=0.5).fit(X_train)
+    assert sum(isinstance(m, nn.Dropout) for m in model.module_.modules()) == 2  # after the encoder's and decoder's hidden layer
+    np.testing.assert_array_equal(model.transform(X_test), model.transform(X_test))
+    x = torch.as_tensor(X_test[:50])
+    with torch.no_grad():
+        model.module_.train()
+        assert not torch.equal(model.module_.encoder(x), model.module_.encoder(x))
+    without = aekit.AutoEncoder(**ARCH).fit(X_train)
+    assert not any(isinstance(m, nn.Dropout) for m in without.module_.modules())
+
+
 # --------------------------------------------------------------------------- sparse
 def test_kl_sparsity_holds_mean_activation_near_target_with_overcomplete_code(flat_split):
     X_train, X_test = flat_split

@@ -116,6 +116,8 @@ def test_detector_and_precision_are_validated(table):
         aekit.AutoEncoder(**SMALL, solver="lbfgs").fit(X)
     with pytest.raises(ValueError, match=re.escape("momentum must be a number in [0.0, 1.0); got 1.0")):
         aekit.AutoEncoder(**SMALL, solver="sgd", momentum=1.0).fit(X)
+    with pytest.raises(ValueError, match=re.escape("dropout must be a number in [0.0, 1.0); got 1.0")):
+        aekit.AutoEncoder(**SMALL, dropout=1.0).fit(X)
     with pytest.raises(ValueError, match="learning_rate_schedule must be one of"):
         aekit.AutoEncoder(**SMALL, learning_rate_schedule="linear").fit(X)
     with pytest.raises(ValueError, match="precision must be one of"):

@@ -38,7 +38,7 @@ class AutoEncoder(BaseAutoEncoder):
     def _encoder_decoder(self) -> tuple[nn.Module, nn.Module]:
         """Encoder (body + linear code head) and decoder for the fitted shapes."""
         body, decoder = build_encoder_decoder(
-            self.architecture_, self.model_shape_, self.hidden_, self.latent_dim, self.activation
+            self.architecture_, self.model_shape_, self.hidden_, self.latent_dim, self.activation, self.dropout
         )
         return nn.Sequential(body, nn.Linear(body.out_features, self.latent_dim)), decoder
 

@@ -157,12 +157,22 @@ class VAE(BaseAutoEncoder):
     def _build_module(self) -> VAEModule:
         n_conditions = len(self.classes_) if self.conditional else 0
         body, decoder = build_encoder_decoder(
-            self.architecture_, self.model_shape_, self.hidden_, self.latent_dim + n_conditions, self.activation
+            self.architecture_,
+            self.model_shape_,
+            self.hidden_,
+            self.latent_dim + n_conditions,
+            self.activation,
+            self.dropout,
         )
         if n_conditions:  # q(z | x, y): the encoder takes the one-hot label as extra features or channels
             channels, *rest = self.model_shape_
             body, _ = build_encoder_decoder(
-                self.architecture_, (channels + n_conditions, *rest), self.hidden_, self.latent_dim, self.activation
+                self.architecture_,
+                (channels + n_conditions, *rest),
+                self.hidden_,
+                self.latent_dim,
+                self.activation,
+                self.dropout,
             )
         return VAEModule(
             body,

@@ -65,7 +65,9 @@ def jacobian_squared_norm(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Any other encoder gets the full Jacobian by batched reverse-mode autograd
     (``vmap(jacrev(encoder))``): about ``k`` (code size) vector-Jacobian products per
     sample, vectorized, and O(n k d) memory for ``n`` samples of ``d`` inputs.
-    The result stays differentiable with respect to the encoder's weights.
+    The result stays differentiable with respect to the encoder's weights.  An
+    encoder with dropout, in training mode, is differentiated under a mask drawn
+    for each sample.
     """
     linear = _single_sigmoid_layer(encoder)
     if linear is not None:
@@ -75,7 +77,7 @@ def jacobian_squared_norm(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     def encode_one(sample: torch.Tensor) -> torch.Tensor:
         return encoder(sample.unsqueeze(0)).squeeze(0)
 
-    jacobians = vmap(jacrev(encode_one))(x)  # (n, *code_shape, *input_shape)
+    jacobians = vmap(jacrev(encode_one), randomness="different")(x)  # (n, *code_shape, *input_shape)
     return jacobians.flatten(1).square().sum(1)
 
 

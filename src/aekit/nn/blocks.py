@@ -39,19 +39,28 @@ def make_activation(name: str) -> nn.Module:
         ) from None
 
 
-def _mlp_layers(sizes: Sequence[int], activation: str) -> list[nn.Module]:
+def _nonlinearity(activation: str, dropout: float) -> list[nn.Module]:
+    """The activation, then dropout when ``dropout`` > 0.
+
+    Without dropout no module is added, so models keep their layer names (and old
+    model files load).
+    """
+    return [make_activation(activation), *([nn.Dropout(dropout)] if dropout else [])]
+
+
+def _mlp_layers(sizes: Sequence[int], activation: str, dropout: float) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), make_activation(activation)]
+        layers += [nn.Linear(n_in, n_out), *_nonlinearity(activation, dropout)]
     return layers
 
 
 class MLPEncoder(nn.Sequential):
-    """Flatten, then ``Linear -> activation`` for each hidden size."""
+    """Flatten, then ``Linear -> activation [-> dropout]`` for each hidden size."""
 
-    def __init__(self, model_shape: Sequence[int], hidden: Sequence[int], activation: str):
+    def __init__(self, model_shape: Sequence[int], hidden: Sequence[int], activation: str, dropout: float = 0.0):
         n_inputs = math.prod(model_shape)
-        super().__init__(nn.Flatten(), *_mlp_layers([n_inputs, *hidden], activation))
+        super().__init__(nn.Flatten(), *_mlp_layers([n_inputs, *hidden], activation, dropout))
         self.out_features = hidden[-1] if hidden else n_inputs
 
 
@@ -59,11 +68,16 @@ class MLPDecoder(nn.Sequential):
     """Mirror of :class:`MLPEncoder` ending in a linear layer (no output activation)."""
 
     def __init__(
-        self, latent_dim: int, hidden: Sequence[int], model_shape: Sequence[int], activation: str
+        self,
+        latent_dim: int,
+        hidden: Sequence[int],
+        model_shape: Sequence[int],
+        activation: str,
+        dropout: float = 0.0,
     ):
         sizes = [latent_dim, *reversed(hidden)]
         super().__init__(
-            *_mlp_layers(sizes, activation),
+            *_mlp_layers(sizes, activation, dropout),
             nn.Linear(sizes[-1], math.prod(model_shape)),
             nn.Unflatten(1, tuple(model_shape)),
         )
@@ -92,11 +106,11 @@ def _deconv(c_in: int, c_out: int, out_hw: tuple[int, int], in_hw: tuple[int, in
 class ConvEncoder(nn.Sequential):
     """Stride-2 3x3 convolutions (one per entry of ``channels``), then flatten."""
 
-    def __init__(self, model_shape: Sequence[int], channels: Sequence[int], activation: str):
+    def __init__(self, model_shape: Sequence[int], channels: Sequence[int], activation: str, dropout: float = 0.0):
         shapes = conv_feature_shapes(model_shape, channels)
         layers: list[nn.Module] = []
         for (c_in, _, _), (c_out, _, _) in zip(shapes[:-1], shapes[1:]):
-            layers += [_conv(c_in, c_out), make_activation(activation)]
+            layers += [_conv(c_in, c_out), *_nonlinearity(activation, dropout)]
         super().__init__(*layers, nn.Flatten())
         self.out_features = math.prod(shapes[-1])
 
@@ -105,19 +119,24 @@ class ConvDecoder(nn.Sequential):
     """Linear to the encoder's last feature map, then transposed convolutions back to the input."""
 
     def __init__(
-        self, latent_dim: int, channels: Sequence[int], model_shape: Sequence[int], activation: str
+        self,
+        latent_dim: int,
+        channels: Sequence[int],
+        model_shape: Sequence[int],
+        activation: str,
+        dropout: float = 0.0,
     ):
         shapes = conv_feature_shapes(model_shape, channels)
         layers: list[nn.Module] = [
             nn.Linear(latent_dim, math.prod(shapes[-1])),
-            make_activation(activation),
+            *_nonlinearity(activation, dropout),
             nn.Unflatten(1, shapes[-1]),
         ]
         pairs = list(zip(shapes[1:], shapes[:-1]))[::-1]
         for k, ((c_in, h_in, w_in), (c_out, h_out, w_out)) in enumerate(pairs):
             layers.append(_deconv(c_in, c_out, (h_out, w_out), (h_in, w_in)))
             if k < len(pairs) - 1:
-                layers.append(make_activation(activation))
+                layers += _nonlinearity(activation, dropout)
         super().__init__(*layers)
 
 
@@ -127,21 +146,23 @@ def build_encoder_decoder(
     hidden: Sequence[int],
     latent_dim: int,
     activation: str,
+    dropout: float = 0.0,
 ) -> tuple[nn.Module, nn.Module]:
     """The encoder body and the decoder for ``architecture`` ("mlp" or "conv").
 
-    ``hidden`` holds layer widths for the MLP and channel counts for the conv net.
+    ``hidden`` holds layer widths for the MLP and channel counts for the conv net;
+    ``dropout`` > 0 follows every hidden activation with dropout of that rate.
     """
     if architecture == "mlp":
         return (
-            MLPEncoder(model_shape, hidden, activation),
-            MLPDecoder(latent_dim, hidden, model_shape, activation),
+            MLPEncoder(model_shape, hidden, activation, dropout),
+            MLPDecoder(latent_dim, hidden, model_shape, activation, dropout),
         )
     if architecture == "conv":
         if not hidden:
             raise ValueError("architecture='conv' needs at least one entry in `hidden` (channels).")
         return (
-            ConvEncoder(model_shape, hidden, activation),
-            ConvDecoder(latent_dim, hidden, model_shape, activation),
+            ConvEncoder(model_shape, hidden, activation, dropout),
+            ConvDecoder(latent_dim, hidden, model_shape, activation, dropout),
         )
     raise ValueError(f"architecture={architecture!r} is not one of 'auto', 'mlp', 'conv'.")
