@@ -51,8 +51,9 @@ def make_parser(
     """An argument parser with the options every benchmark shares.
 
     A script that trains one long run passes ``long_run`` (its defaults of ``epochs``
-    and ``batch_size``) and gets the training options :func:`long_run_params` reads,
-    with ``--checkpoint-dir``.
+    and ``batch_size``, optionally of ``activation`` and ``learning_rate_schedule``)
+    and gets the training options :func:`long_run_params` reads, with
+    ``--checkpoint-dir``.
     """
     parser = argparse.ArgumentParser(
         prog=f"python benchmarks/{name}.py",
@@ -68,7 +69,14 @@ def make_parser(
         parser.add_argument("--epochs", type=int, default=long_run["epochs"])
         parser.add_argument("--batch-size", type=int, default=long_run["batch_size"])
         parser.add_argument("--learning-rate", type=float, default=1e-3)
-        parser.add_argument("--learning-rate-schedule", choices=("constant", "cosine"), default="constant")
+        parser.add_argument(
+            "--learning-rate-schedule", choices=("constant", "cosine"),
+            default=long_run.get("learning_rate_schedule", "constant"),
+        )  # fmt: skip
+        parser.add_argument(
+            "--activation", default=long_run.get("activation", "relu"), help="hidden-layer activation (e.g. relu, elu)"
+        )
+        parser.add_argument("--dropout", type=float, default=0.0, help="dropout rate after each hidden activation")
         parser.add_argument(
             "--checkpoint-dir", help="checkpoint every epoch in this folder; rerunning the command resumes"
         )
@@ -83,11 +91,20 @@ def long_run_params(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "learning_rate_schedule": args.learning_rate_schedule,
+        "activation": args.activation,
+        "dropout": args.dropout,
         "validation_fraction": 0.0,
         "early_stopping": False,
         "random_state": args.seed,
         "verbose": 2,
     }
+
+
+def describe_long_run(args: argparse.Namespace) -> str:
+    """The training options of a long run that change its result, for a table row."""
+    schedule = ", cosine schedule" if args.learning_rate_schedule == "cosine" else ""
+    dropout = f", dropout {args.dropout:g}" if args.dropout else ""
+    return f"{args.activation}{dropout}, {args.epochs} epochs{schedule}"
 
 
 def load_mnist_flat(path: str) -> tuple[np.ndarray, np.ndarray]:
