@@ -51,7 +51,7 @@ def make_parser(
     """An argument parser with the options every benchmark shares.
 
     A script that trains one long run passes ``long_run`` (its defaults of ``epochs``
-    and ``batch_size``, optionally of ``activation`` and ``learning_rate_schedule``)
+    and ``batch_size``, optionally of ``activation``, ``dropout`` and ``learning_rate_schedule``)
     and gets the training options :func:`long_run_params` reads, with
     ``--checkpoint-dir``.
     """
@@ -76,7 +76,9 @@ def make_parser(
         parser.add_argument(
             "--activation", default=long_run.get("activation", "relu"), help="hidden-layer activation (e.g. relu, elu)"
         )
-        parser.add_argument("--dropout", type=float, default=0.0, help="dropout rate after each hidden activation")
+        parser.add_argument(
+            "--dropout", type=float, default=long_run.get("dropout", 0.0), help="dropout rate after each hidden activation"
+        )
         parser.add_argument(
             "--checkpoint-dir", help="checkpoint every epoch in this folder; rerunning the command resumes"
         )
