@@ -8,7 +8,7 @@ k-means on PCA-10 codes and on raw pixels.  A further row clusters the same code
 scaled to unit length (by direction, as spherical k-means does); it is not the
 protocol and is shown beside it, never in its place.
 
-    flock /tmp/aekit-heavy.lock python benchmarks/clustering_mnist.py --epochs 30
+    flock /tmp/aekit-heavy.lock python benchmarks/clustering_mnist.py --epochs 200 --learning-rate-schedule cosine
 """
 
 from __future__ import annotations
