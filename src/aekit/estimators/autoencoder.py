@@ -6,7 +6,6 @@ from torch import nn
 
 from aekit.estimators.base import BaseAutoEncoder, estimator_params
 from aekit.models.autoencoder import AutoEncoderModule
-from aekit.nn.blocks import build_encoder_decoder
 from aekit.nn.likelihoods import make_likelihood
 
 AE_LOSSES = ("mse", "bce")
@@ -37,9 +36,7 @@ class AutoEncoder(BaseAutoEncoder):
 
     def _encoder_decoder(self) -> tuple[nn.Module, nn.Module]:
         """Encoder (body + linear code head) and decoder for the fitted shapes."""
-        body, decoder = build_encoder_decoder(
-            self.architecture_, self.model_shape_, self.hidden_, self.latent_dim, self.activation, self.dropout
-        )
+        body, decoder = self._networks(self.model_shape_, self.latent_dim)
         return nn.Sequential(body, nn.Linear(body.out_features, self.latent_dim)), decoder
 
     def _build_module(self) -> AutoEncoderModule:

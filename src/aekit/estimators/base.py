@@ -23,7 +23,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.models.base import AutoencoderModule
-from aekit.nn.blocks import ACTIVATIONS, DEFAULT_HIDDEN
+from aekit.nn.blocks import ACTIVATIONS, DEFAULT_HIDDEN, build_encoder_decoder
 from aekit.train import distributed
 from aekit.train.checkpoint import Checkpoint, checkpoint_path
 from aekit.train.sources import MappedArray, MappedSource, should_stream
@@ -265,6 +265,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _validate_own_params(self) -> None:
         """Check the subclass's own parameters (raise ValueError with advice)."""
+
+    def _networks(self, model_shape: tuple[int, ...], latent_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """Encoder body and decoder for ``model_shape`` and ``latent_dim``, built with this
+        estimator's fitted architecture and widths, its activation and its dropout."""
+        return build_encoder_decoder(
+            self.architecture_, model_shape, self.hidden_, latent_dim, self.activation, self.dropout
+        )
 
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:

@@ -19,7 +19,6 @@ from aekit.estimators.base import (
     torch_seeded,
 )
 from aekit.models.vae import VAEModule
-from aekit.nn.blocks import build_encoder_decoder
 from aekit.nn.likelihoods import make_likelihood
 
 VAE_LIKELIHOODS = ("bernoulli", "gaussian")
@@ -156,24 +155,10 @@ class VAE(BaseAutoEncoder):
 
     def _build_module(self) -> VAEModule:
         n_conditions = len(self.classes_) if self.conditional else 0
-        body, decoder = build_encoder_decoder(
-            self.architecture_,
-            self.model_shape_,
-            self.hidden_,
-            self.latent_dim + n_conditions,
-            self.activation,
-            self.dropout,
-        )
+        body, decoder = self._networks(self.model_shape_, self.latent_dim + n_conditions)
         if n_conditions:  # q(z | x, y): the encoder takes the one-hot label as extra features or channels
             channels, *rest = self.model_shape_
-            body, _ = build_encoder_decoder(
-                self.architecture_,
-                (channels + n_conditions, *rest),
-                self.hidden_,
-                self.latent_dim,
-                self.activation,
-                self.dropout,
-            )
+            body, _ = self._networks((channels + n_conditions, *rest), self.latent_dim)
         return VAEModule(
             body,
             body.out_features,
