@@ -51,9 +51,9 @@ def make_parser(
     """An argument parser with the options every benchmark shares.
 
     A script that trains one long run passes ``long_run`` (its defaults of ``epochs``
-    and ``batch_size``, optionally of ``activation``, ``dropout`` and ``learning_rate_schedule``)
-    and gets the training options :func:`long_run_params` reads, with
-    ``--checkpoint-dir``.
+    and ``batch_size``, optionally of ``activation``, ``dropout``, ``learning_rate_schedule`` and
+    ``pretrain_epochs``, which adds the greedy pretraining options) and gets the training
+    options :func:`long_run_estimator` reads, with ``--checkpoint-dir``.
     """
     parser = argparse.ArgumentParser(
         prog=f"python benchmarks/{name}.py",
@@ -79,10 +79,47 @@ def make_parser(
         parser.add_argument(
             "--dropout", type=float, default=long_run.get("dropout", 0.0), help="dropout rate after each hidden activation"
         )
+        if "pretrain_epochs" in long_run:
+            _add_pretraining_options(parser, long_run)
         parser.add_argument(
-            "--checkpoint-dir", help="checkpoint every epoch in this folder; rerunning the command resumes"
+            "--checkpoint-dir",
+            help="checkpoint every epoch of end-to-end training in this folder; rerunning the command resumes",
         )
     return parser
+
+
+def _add_pretraining_options(parser: argparse.ArgumentParser, long_run: dict) -> None:
+    parser.add_argument(
+        "--pretrain-epochs", type=int, default=long_run["pretrain_epochs"],
+        help="greedy layer-wise pretraining epochs per layer before training end to end (a StackedAutoEncoder)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pretrain-noise", choices=("gaussian", "masking"), default=long_run.get("pretrain_noise"),
+        help="corrupt each layer's input while pretraining it (a stacked denoising autoencoder)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pretrain-noise-level", type=float, default=long_run.get("pretrain_noise_level", 0.2),
+        help="standard deviation (gaussian) or masked fraction (masking) of --pretrain-noise",
+    )  # fmt: skip
+
+
+def long_run_estimator(args: argparse.Namespace, estimator_class=None, **params):
+    """The estimator of a long run, ``estimator_class`` (default :class:`aekit.AutoEncoder`)
+    with ``params`` and the parsed training options; with ``--pretrain-epochs`` a
+    :class:`aekit.StackedAutoEncoder`, pretrained greedily one layer at a time."""
+    import aekit
+
+    if getattr(args, "pretrain_epochs", 0):
+        if estimator_class not in (None, aekit.AutoEncoder):
+            raise SystemExit(
+                f"--pretrain-epochs trains a StackedAutoEncoder, which cannot also be a {estimator_class.__name__}; "
+                "leave out one of the two options."
+            )
+        estimator_class = aekit.StackedAutoEncoder
+        params.update(
+            pretrain_epochs=args.pretrain_epochs, pretrain_noise=args.pretrain_noise, noise_level=args.pretrain_noise_level
+        )
+    return (estimator_class or aekit.AutoEncoder)(**params, **long_run_params(args))
 
 
 def long_run_params(args: argparse.Namespace) -> dict:
@@ -106,7 +143,11 @@ def describe_long_run(args: argparse.Namespace) -> str:
     """The training options of a long run that change its result, for a table row."""
     schedule = ", cosine schedule" if args.learning_rate_schedule == "cosine" else ""
     dropout = f", dropout {args.dropout:g}" if args.dropout else ""
-    return f"{args.activation}{dropout}, {args.epochs} epochs{schedule}"
+    pretraining = ""
+    if getattr(args, "pretrain_epochs", 0):
+        noise = f", {args.pretrain_noise} {args.pretrain_noise_level:g}" if args.pretrain_noise else ""
+        pretraining = f", {args.pretrain_epochs} pretraining epochs per layer{noise}"
+    return f"{args.activation}{dropout}{pretraining}, {args.epochs} epochs{schedule}"
 
 
 def load_mnist_flat(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +184,7 @@ def fit_with_record(estimator, X, y=None, checkpoint_dir: str | None = None) -> 
         "train_wall_seconds": time.perf_counter() - wall_started,
         "median_epoch_seconds": float(np.median(estimator.history_["seconds"])),
         "train_loss_per_epoch": estimator.history_["train_loss"],
+        **({"phase_per_epoch": estimator.history_["phase"]} if "phase" in estimator.history_ else {}),
         "load_average_before": load_before,
         "load_average_after": load_average(),
         "torch_threads": torch.get_num_threads(),

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from _common import (
-    describe_long_run, fit_with_record, long_run_params, make_parser, print_table, use_passive_openmp, write_json,
+    describe_long_run, fit_with_record, long_run_estimator, make_parser, print_table, use_passive_openmp, write_json,
 )
 
 import aekit
@@ -31,7 +31,7 @@ TARGET = 0.88
 
 def main() -> None:
     use_passive_openmp()
-    parser = make_parser("clustering_mnist", __doc__.splitlines()[0], long_run={"epochs": 30, "batch_size": 256})
+    parser = make_parser("clustering_mnist", __doc__.splitlines()[0], long_run={"epochs": 30, "batch_size": 256, "pretrain_epochs": 0})
     parser.add_argument("--hidden", type=int, nargs="+", default=[500, 500, 2000])
     parser.add_argument("--latent-dim", type=int, default=10)
     parser.add_argument("--n-init", type=int, default=20, help="k-means restarts")
@@ -49,12 +49,7 @@ def main() -> None:
     pca = kmeans_clustering_scores(pca_codes, y, n_init=args.n_init, random_state=args.seed)
     rows.append({"representation": f"PCA-{args.latent_dim} (this run)", **pca, "seconds": time.perf_counter() - started})
 
-    ae = aekit.AutoEncoder(
-        hidden=tuple(args.hidden),
-        latent_dim=args.latent_dim,
-        architecture="mlp",
-        **long_run_params(args),
-    )
+    ae = long_run_estimator(args, hidden=tuple(args.hidden), latent_dim=args.latent_dim, architecture="mlp")
     started = time.perf_counter()
     training = fit_with_record(ae, X, checkpoint_dir=args.checkpoint_dir)
     codes = ae.transform(X)

@@ -65,6 +65,11 @@ class StackedAutoEncoder(AutoEncoder):
       the epochs spent on greedy layers are better spent end to end: 6.37 vs 6.10
       (ReLU, 1+1+8), 4.42 vs 4.26 (tanh), 4.00 vs 3.84 (ReLU, 3+3+24).  Pretraining
       still beats the fine-tuning epochs alone from a random start (6.37 vs 6.76).
+    * Its head start fades with training.  On Hinton's 784-1000-500-250-30 network
+      (ELU, dropout 0.03, cosine schedule, test error on MNIST's 10k test images,
+      benchmarks/hinton_mnist.py), 10 masked pretraining epochs per layer cut the
+      error of 60 epochs on 20k images from 4.44 to 3.79, but after 100 epochs on
+      all 60k it was 2.70 with and without pretraining.
 
     Parameters
     ----------
