@@ -8,6 +8,14 @@ k-means on PCA-10 codes and on raw pixels.  A further row clusters the same code
 scaled to unit length (by direction, as spherical k-means does); it is not the
 protocol and is shown beside it, never in its place.
 
+Measured (results/clustering_mnist*.json): 0.797 after 200 epochs with a cosine
+schedule; 0.787, 0.788 and 0.773 after 50 epochs for seeds 0, 1 and 2, so the gap to
+0.879 is not seed noise.  Pilots on 20k images (40 epochs) found nothing better than
+this plain ReLU autoencoder trained with Adam: ELU units, dropout, masking noise, greedy
+layer-wise pretraining (``--pretrain-epochs``, with or without masking), SGD with
+momentum, and DEC's scaling of the pixels to unit mean square all stayed within the
+spread between seeds or below it.
+
     flock /tmp/aekit-heavy.lock python benchmarks/clustering_mnist.py --epochs 200 --learning-rate-schedule cosine
 """
 
