@@ -39,7 +39,9 @@ TARGET = 0.88
 
 def main() -> None:
     use_passive_openmp()
-    parser = make_parser("clustering_mnist", __doc__.splitlines()[0], long_run={"epochs": 30, "batch_size": 256, "pretrain_epochs": 0})
+    parser = make_parser(
+        "clustering_mnist", __doc__.splitlines()[0], long_run={"epochs": 30, "batch_size": 256, "pretrain_epochs": 0}
+    )
     parser.add_argument("--hidden", type=int, nargs="+", default=[500, 500, 2000])
     parser.add_argument("--latent-dim", type=int, default=10)
     parser.add_argument("--n-init", type=int, default=20, help="k-means restarts")
