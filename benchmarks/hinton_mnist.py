@@ -8,13 +8,14 @@ initialisation and a logistic (sigmoid, cross-entropy) output as in the paper.
 PCA-30 is recomputed in the same run.
 
 The defaults are the best setting measured: ELU hidden units, dropout 0.03, a
-cosine schedule, 100 epochs (test 2.70, seed 1: 2.69; 2.79 without dropout).  ReLU units train
-far slower on this deep net (3.94 after 120 epochs).  Without dropout it overfits:
-batch 64 lowered the training error and raised the test error (2.92); weight
-decay and input noise did not help; with dropout, batch 64 gave 2.71.  Greedy
-layer-wise pretraining first (``--pretrain-epochs 10 --pretrain-noise masking``, a
-StackedAutoEncoder, closer to Hinton's recipe) did not help either: 2.70 (training
-images 1.83), although it had cut the error of a short run on 20k images (3.79 vs 4.44).
+cosine schedule, 100 epochs (test 2.70, seed 1: 2.69; 2.79 without dropout).
+ReLU units train far slower on this deep net (3.94 after 120 epochs).  Without
+dropout it overfits: batch 64 lowered the training error and raised the test
+error (2.92); weight decay and input noise did not help; with dropout, batch 64
+gave 2.71.  Greedy layer-wise pretraining first (``--pretrain-epochs 10
+--pretrain-noise masking``, a StackedAutoEncoder, closer to Hinton's recipe) did
+not help either: 2.70 (training images 1.83), although it had cut the error of a
+short run on 20k images (3.79 vs 4.44).
 
     flock /tmp/aekit-heavy.lock python benchmarks/hinton_mnist.py
 """
