@@ -226,7 +226,7 @@ def environment() -> dict:
 
 def write_json(path: str, payload: dict) -> None:
     """Write ``payload`` plus the environment to ``path`` (creating its folder)."""
-    from aekit.persistence import atomic_write
+    from aekit.utils.files import atomic_write
 
     text = json.dumps({"environment": environment(), **payload}, indent=2) + "\n"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -24,7 +24,7 @@ from sklearn.decomposition import PCA
 
 import aekit
 from _common import use_passive_openmp, load_average, load_mnist_flat, make_parser, print_table, write_json
-from aekit.estimators.base import torch_seeded
+from aekit.utils.runtime import torch_seeded
 from aekit.train.trainer import evaluate_terms
 
 

@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from _common import load_average, make_parser, print_table, write_json
 
 import aekit
-from aekit.models.regularizers import jacobian_squared_norm
+from aekit.models.terms import jacobian_squared_norm
 
 MEMORY_PROBE = """
 import resource, sys, time, numpy as np, torch, aekit

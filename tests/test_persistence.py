@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 import torch
 
 import aekit
-from aekit.persistence import ModelFileError
+from aekit.estimators.persistence import ModelFileError
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_failed_save_leaves_the_previous_file_intact(saved_vae, tmp_path, monkey
         (Path(filename).parent / ".tmpAbC123").write_bytes(b"half a model")
         raise OSError("disk full")
 
-    monkeypatch.setattr("aekit.persistence.save_file", explode)
+    monkeypatch.setattr("aekit.estimators.persistence.save_file", explode)
     with pytest.raises(OSError, match="disk full"):
         est.save(target)
     assert target.read_bytes() == before

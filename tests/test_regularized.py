@@ -13,7 +13,7 @@ from torch import nn
 
 import aekit
 from aekit.data.corruption import GaussianNoise, Masking, SaltPepper, make_corruption
-from aekit.models.regularizers import _single_sigmoid_layer, jacobian_squared_norm
+from aekit.models.terms import _single_sigmoid_layer, jacobian_squared_norm
 
 ARCH = dict(hidden=(64,), latent_dim=16, epochs=30, random_state=0)
 
@@ -251,7 +251,7 @@ def test_save_load_round_trip(estimator, flat_split, tmp_path):
     "estimator, message",
     [
         (aekit.SparseAutoEncoder(penalty="l2"), "penalty must be one of"),
-        (aekit.SparseAutoEncoder(sparsity_target=1.0), "sparsity_target must be below 1"),
+        (aekit.SparseAutoEncoder(sparsity_target=1.0), r"sparsity_target must be a number in \(0.0, 1.0\)"),
         (aekit.SparseAutoEncoder(sparsity_weight=-1.0), "sparsity_weight"),
         (aekit.DenoisingAutoEncoder(noise="poisson"), "noise must be one of"),
         (aekit.DenoisingAutoEncoder(noise="masking", noise_level=1.0), "must be below 1"),
@@ -259,7 +259,8 @@ def test_save_load_round_trip(estimator, flat_split, tmp_path):
         (aekit.ContractiveAutoEncoder(contraction_weight=-0.1), "contraction_weight"),
         (aekit.ContractiveAutoEncoder(code_activation="relu"), "code_activation must be one of"),
         (aekit.StackedAutoEncoder(architecture="conv"), "fully connected"),
-        (aekit.StackedAutoEncoder(pretrain_noise="salt_pepper"), "pretrain_noise must be None or one of"),
+        (aekit.StackedAutoEncoder(pretrain_noise="salt_pepper"), r"pretrain_noise must be one of \[None, 'gaussian', 'masking'\]"),
+        (aekit.StackedAutoEncoder(hidden=None), "hidden must be a tuple of positive integers"),
         (aekit.StackedAutoEncoder(pretrain_epochs=-1), "pretrain_epochs"),
     ],
 )

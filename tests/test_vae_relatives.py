@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 import aekit
 from aekit import metrics
-from aekit.models.vae import gaussian_kl
+from aekit.models.terms import gaussian_kl
 
 
 @pytest.fixture(scope="module")

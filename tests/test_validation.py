@@ -129,8 +129,8 @@ def _poison_after(module, n_good_steps):
     """Make the module's loss NaN from step ``n_good_steps + 1`` on (counting training calls only)."""
     original, calls = module.loss_terms, {"n": 0}
 
-    def loss_terms(x, condition=None):
-        terms = original(x, condition)
+    def loss_terms(x, condition=None, epoch=None):
+        terms = original(x, condition, epoch)
         if module.training:
             calls["n"] += 1
             if calls["n"] > n_good_steps:

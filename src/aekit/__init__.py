@@ -8,30 +8,18 @@
 """
 
 from aekit import data as datasets
-from aekit.estimators import (
-    VAE,
-    AutoEncoder,
-    BaseAutoEncoder,
-    ContractiveAutoEncoder,
-    DenoisingAutoEncoder,
-    SparseAutoEncoder,
-    StackedAutoEncoder,
-)
 from aekit import metrics
-from aekit.persistence import ModelFileError, load_estimator as load
+from aekit.estimators import ESTIMATORS, BaseAutoEncoder, ModelFileError, load_estimator as load
 from aekit.uses import AnomalyDetector, interpolate, traverse
+
+globals().update(ESTIMATORS)  # every registered family, by class name (aekit.VAE, aekit.BetaTCVAE, ...)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    *ESTIMATORS,
     "AnomalyDetector",
-    "VAE",
-    "AutoEncoder",
     "BaseAutoEncoder",
-    "ContractiveAutoEncoder",
-    "DenoisingAutoEncoder",
-    "SparseAutoEncoder",
-    "StackedAutoEncoder",
     "ModelFileError",
     "datasets",
     "interpolate",

@@ -20,57 +20,51 @@ import numpy as np
 import aekit
 from aekit.data.loading import load_data
 from aekit.data.preprocessing import Preprocessing
+from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
-from aekit.persistence import atomic_write
+from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import checkpoint_path
-from aekit.train.trainer import LEARNING_RATE_SCHEDULES
 from aekit.train.sources import should_stream
+from aekit.utils.files import atomic_write
 
-#: Short command-line names of the estimators (resolved through the estimator registry).
-MODEL_NAMES = {
-    "ae": "AutoEncoder",
-    "vae": "VAE",
-    "sparse": "SparseAutoEncoder",
-    "denoising": "DenoisingAutoEncoder",
-    "contractive": "ContractiveAutoEncoder",
-    "stacked": "StackedAutoEncoder",
-}
-MODEL_FILE = "model.safetensors"
-PREPROCESSING_FILE = "preprocessing.json"
-RUN_FILE = "run.json"
+#: ``aekit train`` sets these itself (--seed and --quiet), whatever their table says.
+_CLI_MANAGED = ("random_state", "verbose")
 
 
 class UserError(Exception):
     """A problem with the command's input, reported without a traceback."""
 
 
-def available_models() -> dict[str, type[BaseAutoEncoder]]:
-    return {
-        short: BaseAutoEncoder.registry[name]
-        for short, name in MODEL_NAMES.items()
-        if name in BaseAutoEncoder.registry
-    }
+def _flag_parser(param: parameters.Param) -> Callable[[str], Any]:
+    """argparse ``type`` for a parameter's flag: its constraint's parse, its errors shown as they are."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = param.constraint.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if isinstance(value, str) and not isinstance(param.constraint, parameters.Choice):
+            raise argparse.ArgumentTypeError(f"expected a number; got {text!r}")
+        return value
+
+    return parse
 
 
-def _int_tuple(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 256,128; got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers like 256,128; got {text!r}")
-    return values
-
-
-def _param(text: str) -> tuple[str, Any]:
+def _param(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. beta=4); got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value  # a bare string such as noise=masking
+    return key, value
+
+
+def _model_params(cls: type[BaseAutoEncoder], pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``--param KEY=VALUE`` pairs, each value parsed by that parameter's constraint."""
+    table = cls._param_table
+    unknown = {key for key, _ in pairs} - set(table)
+    if unknown:
+        raise UserError(parameters.unknown_params_message(cls.__name__, unknown, table))
+    return {key: table[key].constraint.parse(value) for key, value in pairs}
 
 
 def write_array(path: str, n_rows: int, blocks: Iterable[np.ndarray]) -> tuple[int, ...]:
@@ -103,37 +97,18 @@ def write_array(path: str, n_rows: int, blocks: Iterable[np.ndarray]) -> tuple[i
     return shape
 
 
-def load_run(run_dir: str) -> tuple[BaseAutoEncoder, Preprocessing]:
-    run = Path(run_dir)
-    if not (run / MODEL_FILE).is_file():
-        raise UserError(f"{run} has no {MODEL_FILE}; pass a folder written by `aekit train ... --out DIR`.")
-    preprocessing = (
-        Preprocessing.load(run / PREPROCESSING_FILE) if (run / PREPROCESSING_FILE).is_file() else Preprocessing()
-    )
-    return aekit.load(run / MODEL_FILE), preprocessing
-
-
 # ---------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> None:
-    models = available_models()
-    cls = models[args.model]
+    cls = registry.cli_models()[args.model]
     loaded = load_data(args.data)
     X = loaded.X
     preprocessing = Preprocessing.fit(X, loaded.kind)
     params = {
-        "latent_dim": args.latent_dim,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
-        "learning_rate_schedule": args.learning_rate_schedule,
-        "architecture": args.architecture,
-        "validation_fraction": args.validation_fraction,
+        **{name: getattr(args, name) for name in _train_flags() if getattr(args, name) is not None},
         "random_state": args.seed,
         "verbose": 0 if args.quiet else 1,
-        **dict(args.param or []),
+        **_model_params(cls, args.param or []),
     }
-    if args.hidden is not None:
-        params["hidden"] = args.hidden
     try:
         estimator = cls(**params)
     except TypeError as exc:
@@ -236,6 +211,12 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------- parser
+def _train_flags() -> dict[str, parameters.Param]:
+    """The parameters every CLI model shares that have an ``aekit train`` flag (from the parameter table)."""
+    flags = parameters.cli_params(cls._param_table for cls in registry.cli_models().values())
+    return {name: param for name, param in flags.items() if name not in _CLI_MANAGED}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aekit",
@@ -286,20 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
         "training is data-parallel (--batch-size is the global batch; rank 0 writes the run folder).",
         epilog="Example: aekit train vae --data ../shared/data/mnist.npz --out runs/vae --epochs 10 --param beta=2",
     )
-    train.add_argument("model", choices=sorted(available_models()), help="which autoencoder")
+    train.add_argument("model", choices=sorted(registry.cli_models()), help="which autoencoder")
     train.add_argument("--data", required=True, help=".npy, .npz or .csv file, or a folder of images")
     train.add_argument("--out", required=True, help="run folder to write model.safetensors into")
-    train.add_argument("--latent-dim", type=int, default=16)
-    train.add_argument("--hidden", type=_int_tuple, default=None, help="layer sizes, e.g. 512,256")
-    train.add_argument("--architecture", choices=("auto", "mlp", "conv"), default="auto")
-    train.add_argument("--epochs", type=int, default=50)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument(
-        "--learning-rate-schedule", choices=LEARNING_RATE_SCHEDULES, default="constant",
-        help="cosine: decay the step size to 0 over the epochs",
-    )
-    train.add_argument("--validation-fraction", type=float, default=0.1)
+    for name, param in _train_flags().items():
+        choices = getattr(param.constraint, "options", None)
+        train.add_argument(
+            param.cli_flag(name),
+            dest=name,
+            type=_flag_parser(param),
+            choices=choices,
+            default=None,  # None: the model's own default (a family may declare another)
+            metavar=None if choices else name.upper(),
+            help=f"{' '.join(param.doc.split())} (default: {param.default!r})",
+        )
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
         "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"

@@ -36,9 +36,12 @@ from tqdm.auto import tqdm
 
 import aekit
 from aekit import viz
-from aekit.data.loading import LoadedData, load_data
+from aekit.data.loaded import LoadedData
+from aekit.data.loading import load_data
 from aekit.data.preprocessing import Preprocessing
-from aekit.persistence import atomic_write
+from aekit.estimators import registry
+from aekit.runs import RUN_FILE, load_run
+from aekit.utils.files import atomic_write
 from aekit.viz import MetricSpec, MetricsTable, ReportFigure
 
 METRICS = (
@@ -197,22 +200,14 @@ def _unit_range(X: np.ndarray) -> bool:
 
 
 def tour_models(latent_dim: int, epochs: int, unit_range: bool, seed: int = 0) -> dict[str, aekit.BaseAutoEncoder]:
-    """The autoencoders of the tour, configured for the data (unfitted).
+    """The autoencoders of the tour (every registered family with a ``tour_rank``), configured for the data.
 
-    Data in [0, 1] gets cross-entropy losses and a Bernoulli VAE, other data squared
-    errors and a Gaussian VAE.  The sparse autoencoder gets a 4x wider code (sparse
-    codes are meant to be over-complete); the contractive one an MLP, whose exact
-    Jacobian penalty is far cheaper than a convolutional encoder's.
+    Each family's :meth:`~aekit.BaseAutoEncoder.tour_params` says how it adapts: data
+    in [0, 1] gets cross-entropy losses and a Bernoulli VAE, other data squared errors
+    and a Gaussian VAE; the sparse autoencoder a 4x wider code, the contractive one an MLP.
     """
-    loss = "bce" if unit_range else "mse"
-    common = {"latent_dim": latent_dim, "epochs": epochs, "random_state": seed, "verbose": 1}
-    return {
-        "AutoEncoder": aekit.AutoEncoder(loss=loss, **common),
-        "DenoisingAutoEncoder": aekit.DenoisingAutoEncoder(loss=loss, **common),
-        "SparseAutoEncoder": aekit.SparseAutoEncoder(loss=loss, **{**common, "latent_dim": 4 * latent_dim}),
-        "ContractiveAutoEncoder": aekit.ContractiveAutoEncoder(loss=loss, architecture="mlp", **common),
-        "VAE": aekit.VAE(likelihood="bernoulli" if unit_range else "gaussian", **common),
-    }
+    common = {"epochs": epochs, "random_state": seed, "verbose": 1}
+    return {cls.__name__: cls(**common, **cls.tour_params(latent_dim, unit_range)) for cls in registry.tour_family()}
 
 
 def tour_latent_dim(n_features: int) -> int:
@@ -695,8 +690,6 @@ def run_report(run_dirs: list[str], data: str | None = None, out: str | None = N
     run.json); PCA with the first model's code size is the reference.  Writes
     report.html and metrics.json into ``out`` (default: the first run folder).
     """
-    from aekit.cli import RUN_FILE, load_run
-
     started = time.perf_counter()
     runs = []
     for run_dir in run_dirs:

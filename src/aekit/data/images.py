@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.loading import LoadedData
+from aekit.data.loaded import LoadedData
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 

@@ -6,25 +6,16 @@ Nothing here downloads anything: every loader takes a path.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from aekit.data.images import load_image_folder
+from aekit.data.loaded import LoadedData
+
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".csv")
 _NPZ_DATA_KEYS = ("x_train", "X", "x", "data", "X_train")
 _NPZ_LABEL_KEYS = {"x_train": "y_train", "X_train": "y_train", "X": "y", "x": "y", "data": "target"}
-
-
-@dataclass
-class LoadedData:
-    """Arrays read from a file; the test split and labels are present when the file has them."""
-
-    X: np.ndarray
-    y: np.ndarray | None = None
-    X_test: np.ndarray | None = None
-    y_test: np.ndarray | None = None
-    kind: str = "array"  # "array", "images" (uint8 pixels) or "table" (CSV)
 
 
 def _read_csv(path: Path) -> np.ndarray:
@@ -69,8 +60,6 @@ def load_data(path: str | os.PathLike) -> LoadedData:
     """Load a data file by its suffix (.npy is memory-mapped, never read whole), or a folder of images."""
     path = Path(path)
     if path.is_dir():
-        from aekit.data.images import load_image_folder  # images.py builds on this module
-
         return load_image_folder(path)
     if not path.is_file():
         raise FileNotFoundError(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aekit.utils.files import atomic_write
+
 
 @dataclass
 class Preprocessing:
@@ -51,8 +53,6 @@ class Preprocessing:
         return X
 
     def save(self, path: str | os.PathLike) -> None:
-        from aekit.persistence import atomic_write
-
         text = json.dumps(asdict(self))
         atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 

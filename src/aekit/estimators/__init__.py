@@ -1,19 +1,15 @@
-"""The scikit-learn estimators."""
+"""The scikit-learn estimators; importing this package registers every family (see :mod:`.registry`)."""
 
+from aekit.estimators import registry
 from aekit.estimators.autoencoder import AutoEncoder
-from aekit.estimators.base import BaseAutoEncoder
+from aekit.estimators.base import BaseAutoEncoder, DataScaleWarning
 from aekit.estimators.contractive import ContractiveAutoEncoder
 from aekit.estimators.denoising import DenoisingAutoEncoder
+from aekit.estimators.persistence import ModelFileError, load_estimator
 from aekit.estimators.sparse import SparseAutoEncoder
 from aekit.estimators.stacked import StackedAutoEncoder
 from aekit.estimators.vae import VAE
 
-__all__ = [
-    "AutoEncoder",
-    "BaseAutoEncoder",
-    "ContractiveAutoEncoder",
-    "DenoisingAutoEncoder",
-    "SparseAutoEncoder",
-    "StackedAutoEncoder",
-    "VAE",
-]
+ESTIMATORS = {cls.__name__: cls for cls in registry.library_estimators()}
+
+__all__ = ["BaseAutoEncoder", "DataScaleWarning", "ModelFileError", "load_estimator", *ESTIMATORS]

@@ -1,17 +1,22 @@
 """The scikit-learn face shared by every autoencoder estimator.
 
-An estimator owns a configuration (its constructor parameters) and, once fitted, a
-torch module (``module_``).  It knows numpy, validation, fitting and saving; the
-module knows tensors and losses.  Subclasses only say how to build their module
-(:meth:`BaseAutoEncoder._build_module`).
+An estimator owns a configuration (its constructor parameters, declared once in a
+table: :mod:`aekit.estimators.params`) and, once fitted, a torch module
+(``module_``).  It knows numpy, validation, fitting and saving; the module knows
+tensors and losses.  A family says which module it builds (``_module_cls``), from
+which parts (``_module_parts``), with which loss terms (``_loss_terms``); a relative
+adds a term to its parent's list::
+
+    class SomeVAE(aekit.VAE):
+        _params = {"new_weight": Param(1.0, Real(), "Weight of the new term.")}
+
+        def _loss_terms(self):
+            return [*super()._loss_terms(), NewTerm(weight=self.new_weight)]
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import math
-import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -22,99 +27,33 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from aekit.models.base import AutoencoderModule
-from aekit.nn.blocks import ACTIVATIONS, DEFAULT_HIDDEN, build_encoder_decoder
+from aekit.estimators import params as parameters, registry
+from aekit.estimators.code_density import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
+from aekit.estimators.params import SHARED_PARAMS, Param
+from aekit.estimators.persistence import save_estimator
+from aekit.models.base import BaseModule
+from aekit.models.terms import LossTerm, Reconstruction
+from aekit.nn.blocks import DEFAULT_HIDDEN, build_encoder_decoder
+from aekit.nn.likelihoods import Likelihood, make_likelihood
 from aekit.train import distributed
 from aekit.train.checkpoint import Checkpoint, checkpoint_path
 from aekit.train.sources import MappedArray, MappedSource, should_stream
-from aekit.train.trainer import LEARNING_RATE_SCHEDULES, PRECISIONS, SOLVERS, Trainer, TrainConfig, TrainingDivergedError
-from aekit.uses.generation import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
+from aekit.train.trainer import TrainConfig, Trainer, TrainingDivergedError
+from aekit.utils.checks import check_positive_int
+from aekit.utils.runtime import draw_seed, resolve_device, torch_seeded
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
-SHARED_PARAMS: dict[str, Any] = {
-    "latent_dim": 16,
-    "hidden": None,
-    "architecture": "auto",
-    "activation": "relu",
-    "dropout": 0.0,
-    "epochs": 50,
-    "batch_size": 128,
-    "learning_rate": 1e-3,
-    "learning_rate_schedule": "constant",
-    "solver": "adam",
-    "momentum": 0.9,
-    "weight_decay": 0.0,
-    "validation_fraction": 0.1,
-    "early_stopping": True,
-    "patience": 10,
-    "device": "auto",
-    "random_state": None,
-    "verbose": 0,
-    "precision": "32",
-}
-
-SHARED_PARAMS_DOC = """
-    Shared parameters
-    -----------------
-    latent_dim : int, default=16
-        Size of the code.
-    hidden : tuple of int or None, default=None
-        Hidden layer widths of the MLP encoder (mirrored by the decoder), or channel
-        counts of the stride-2 convolutions.  None means (256, 128) for "mlp" and
-        (32, 64) for "conv".
-    architecture : {"auto", "mlp", "conv"}, default="auto"
-        "auto" picks "conv" for image-shaped input (n, h, w) or (n, c, h, w).
-    activation : str, default="relu"
-        One of relu, leaky_relu, elu, gelu, silu, tanh, sigmoid.  For deep MLPs
-        "elu" can train much faster: the 784-1000-500-250-30 MNIST autoencoder of
-        ``benchmarks/hinton_mnist.py`` reached a test error of 2.79 in 100 epochs
-        with elu, against 3.94 after 120 epochs with relu.
-    dropout : float, default=0.0
-        Rate of dropout after every hidden activation of the encoder and decoder,
-        during training only (a regularizer against overfitting; 0 adds no layer).
-    epochs : int, default=50
-    batch_size : int, default=128
-    learning_rate : float, default=1e-3
-        Adam step size.
-    learning_rate_schedule : {"constant", "cosine"}, default="constant"
-        "cosine" lowers the step size from ``learning_rate`` towards 0 along a half
-        cosine over the ``epochs`` (set per step; Loshchilov & Hutter, 2017): long
-        runs end lower than at a constant rate, whose last steps still jitter.
-    solver : {"adam", "sgd"}, default="adam"
-        The optimizer.  "sgd" (with ``momentum``) needs a larger ``learning_rate``
-        than Adam, e.g. 0.01 for MNIST pixels; it is the optimizer of the classic
-        autoencoder papers (see :class:`aekit.StackedAutoEncoder`).
-    momentum : float, default=0.9
-        Momentum of "sgd" (unused by "adam").
-    weight_decay : float, default=0.0
-    validation_fraction : float, default=0.1
-        Held out from ``X`` for validation losses and early stopping (0 disables).
-    early_stopping : bool, default=True
-        Stop after ``patience`` epochs without improvement and restore the best weights.
-    patience : int, default=10
-    device : {"auto", "cpu", "cuda"} or str, default="auto"
-        "auto" uses CUDA when available.
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, the validation split, shuffling and sampling
-        noise.  Training on CPU with an int is reproducible.
-    verbose : int, default=0
-        1 shows a progress bar (on terminals), 2 also prints one line per epoch.
-    precision : {"32", "bf16", "16"}, default="32"
-        "bf16" and "16" train with CUDA autocast (mixed precision; "16" also scales
-        the loss); they need a CUDA device and are refused on CPU.
-
-    Input checks
-    ------------
-    ``fit`` and every method taking ``X`` raise ValueError saying what to do for
-    NaN/inf, non-numeric, empty or single-sample input, wrong dimensions and a
-    feature count or image shape other than ``fit``'s; integers and float64 are
-    accepted and converted.  ``loss="bce"`` and ``likelihood="bernoulli"`` need
-    inputs in [0, 1] (ValueError otherwise); other losses warn with
-    :class:`DataScaleWarning` on unscaled data (``|X| > 1e3`` or a feature standard
-    deviation > 100).  A loss that becomes NaN during training raises
-    :class:`aekit.train.TrainingDivergedError` (a ValueError) naming the epoch; the
-    estimator then holds the best finite weights so far.
+INPUT_CHECKS_DOC = """Input checks
+------------
+``fit`` and every method taking ``X`` raise ValueError saying what to do for NaN/inf,
+non-numeric, empty or single-sample input, wrong dimensions and a feature count or
+image shape other than ``fit``'s; integers and float64 are accepted and converted.
+``loss="bce"`` and ``likelihood="bernoulli"`` need inputs in [0, 1] (ValueError
+otherwise); other losses warn with :class:`DataScaleWarning` on unscaled data
+(``|X| > 1e3`` or a feature standard deviation > 100).  A loss that becomes NaN during
+training raises :class:`aekit.train.TrainingDivergedError` (a ValueError) naming the
+epoch; the estimator then holds the best finite weights so far.
 """
 
 #: Unscaled data: values or feature standard deviations above these train badly with squared errors.
@@ -124,85 +63,8 @@ MAX_ABS_VALUE, MAX_FEATURE_STD = 1e3, 1e2
 class DataScaleWarning(UserWarning):
     """Inputs on a scale that squared-error and Gaussian losses train badly on."""
 
+
 _TUPLE_ATTRIBUTES = ("input_shape_", "model_shape_", "hidden_")
-
-
-def estimator_params(**own_defaults: Any) -> Callable[[type], type]:
-    """Give an estimator class an ``__init__`` that stores exactly its parameters.
-
-    scikit-learn requires ``__init__`` to do nothing but store its keyword arguments;
-    generating it from one table keeps the dozen shared parameters in one place
-    while ``inspect.signature`` (and so ``get_params``, ``clone`` and ``help``) still
-    sees every parameter with its default.
-    """
-
-    def decorate(cls: type) -> type:
-        defaults = {**SHARED_PARAMS, **own_defaults}
-
-        def __init__(self, **params: Any) -> None:
-            unknown = sorted(set(params) - set(defaults))
-            if unknown:
-                raise TypeError(
-                    f"{cls.__name__} got unexpected parameter(s) {unknown}; "
-                    f"valid parameters are {sorted(defaults)}."
-                )
-            for name, default in defaults.items():
-                setattr(self, name, params.get(name, default))
-
-        __init__.__signature__ = inspect.Signature(
-            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-            + [
-                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-                for name, default in defaults.items()
-            ]
-        )
-        __init__.__qualname__ = f"{cls.__name__}.__init__"
-        __init__.__doc__ = f"Store the parameters of {cls.__name__} (see the class docstring)."
-        cls.__init__ = __init__
-        cls.__doc__ = (cls.__doc__ or "") + SHARED_PARAMS_DOC
-        return cls
-
-    return decorate
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'.") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but no CUDA device is available; use device='auto' or 'cpu'.")
-    return resolved
-
-
-def draw_seed(random_state: Any) -> int:
-    """An int seed for torch drawn from a scikit-learn ``random_state``."""
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-@contextlib.contextmanager
-def torch_seeded(seed: int, device: torch.device):
-    """Run with torch's RNG seeded, restoring the caller's RNG state afterwards."""
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        yield
-
-
-def _check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-
-
-def _check_number(
-    name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False
-) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be a number in {interval}; got {value!r}.")
 
 
 _ADVICE = {
@@ -249,22 +111,49 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ``hidden_``, ``history_`` (per-epoch losses) and ``n_epochs_``.
     """
 
-    registry: ClassVar[dict[str, type[BaseAutoEncoder]]] = {}
+    _params: ClassVar[dict[str, Param]] = SHARED_PARAMS
+    _param_table: ClassVar[dict[str, Param]] = SHARED_PARAMS
+    #: The torch module a family builds (from :meth:`_module_parts` and :meth:`_loss_terms`).
+    _module_cls: ClassVar[type[BaseModule]]
+    #: ``aekit train`` name of the model (None: not offered by the CLI).
+    cli_name: ClassVar[str | None] = None
+    #: Position in ``aekit tour`` (None: not in the tour); see :meth:`tour_params`.
+    tour_rank: ClassVar[int | None] = None
     transform_batch_size: ClassVar[int] = 4096
-    # Models with a prior to sample from (the VAE) skip the density fitted on the codes.
-    _samples_from_code_density: ClassVar[bool] = True
+    # Models with a prior (VAE, WAE) sample from it; the others from a density fitted on their codes.
+    _samples_from_prior: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        BaseAutoEncoder.registry[cls.__name__] = cls
+        cls._param_table = parameters.collect_params(cls)
+        parameters.make_init(cls, cls._param_table)
+        parameters.document_params(cls, cls._param_table, INPUT_CHECKS_DOC)
+        registry.register(cls)
 
-    # ------------------------------------------------------------------ subclass API
-    def _build_module(self) -> AutoencoderModule:
-        """Build the torch module from the parameters and the fitted shape attributes."""
+    # ------------------------------------------------------------------ family API
+    def _module_parts(self) -> dict[str, Any]:
+        """The module's networks and likelihood, built for the fitted shapes (keyword arguments of ``_module_cls``)."""
         raise NotImplementedError
 
+    def _loss_terms(self) -> list[LossTerm]:
+        """The terms whose weighted sum the module minimizes; relatives extend their parent's list."""
+        return [Reconstruction()]
+
+    def _corruption(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """A corruption of the encoder's input during training (denoising), or None."""
+        return None
+
+    def _build_module(self) -> BaseModule:
+        """Build the torch module from the parameters and the fitted shape attributes."""
+        return self._module_cls(**self._module_parts(), terms=self._loss_terms(), corruption=self._corruption())
+
     def _validate_own_params(self) -> None:
-        """Check the subclass's own parameters (raise ValueError with advice)."""
+        """Check what the parameter table cannot: rules between parameters (raise ValueError with advice)."""
+
+    @classmethod
+    def tour_params(cls, latent_dim: int, unit_range: bool) -> dict[str, Any]:
+        """Parameters this family takes in ``aekit tour`` on data of that code size and range."""
+        return {"latent_dim": latent_dim}
 
     def _networks(self, model_shape: tuple[int, ...], latent_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
         """Encoder body and decoder for ``model_shape`` and ``latent_dim``, built with this
@@ -273,39 +162,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.architecture_, model_shape, self.hidden_, latent_dim, self.activation, self.dropout
         )
 
+    def _likelihood(self, name: str) -> Likelihood:
+        return make_likelihood(name, self.model_shape_)
+
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:
-        _check_positive_int("latent_dim", self.latent_dim)
-        _check_positive_int("epochs", self.epochs)
-        _check_positive_int("batch_size", self.batch_size)
-        _check_positive_int("patience", self.patience)
-        _check_number("learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
-        _check_number("weight_decay", self.weight_decay, 0.0, math.inf)
-        _check_number("validation_fraction", self.validation_fraction, 0.0, 0.9)
-        if self.hidden is not None:
-            try:
-                hidden = tuple(self.hidden)
-            except TypeError:
-                hidden = None
-            if hidden is None or not all(
-                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden
-            ):
-                raise ValueError(f"hidden must be None or a tuple of positive integers; got {self.hidden!r}.")
-        if self.architecture not in ("auto", "mlp", "conv"):
-            raise ValueError(f"architecture must be 'auto', 'mlp' or 'conv'; got {self.architecture!r}.")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}.")
-        _check_number("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        resolve_device(self.device)
-        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
-            raise ValueError(
-                f"learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}; got {self.learning_rate_schedule!r}."
-            )
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}; got {self.solver!r}.")
-        _check_number("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}; got {self.precision!r}.")
+        parameters.validate(self, self._param_table)
         self._validate_own_params()
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray | MappedArray:
@@ -457,20 +319,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------------ fitting
     def _train_config(self) -> TrainConfig:
-        return TrainConfig(
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            learning_rate=float(self.learning_rate),
-            learning_rate_schedule=str(self.learning_rate_schedule),
-            solver=str(self.solver),
-            momentum=float(self.momentum),
-            weight_decay=float(self.weight_decay),
-            early_stopping=bool(self.early_stopping),
-            patience=int(self.patience),
-            verbose=int(self.verbose),
-            description=type(self).__name__,
-            precision=str(self.precision),
-        )
+        return parameters.train_config(self, self._param_table, description=type(self).__name__)
 
     def _split(self, n: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
         n_val = int(n * self.validation_fraction)
@@ -549,6 +398,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         else:
             x = self._to_tensor(X)
             x_train, x_val = x[train_idx], x[val_idx]
+        self.n_train_samples_ = len(train_idx)  # batch-statistic terms (e.g. total correlation) need it
         c = None if condition is None else torch.as_tensor(condition, dtype=torch.float32).to(self.device_)
         has_val = len(val_idx) > 0
         self._checkpoint = (
@@ -572,7 +422,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         finally:
             del self._checkpoint
         self.n_epochs_ = len(self.history_["epoch"])
-        if self._samples_from_code_density:
+        if not self._samples_from_prior:
             self._fit_code_density(x_train, None if c is None else c[train_idx], rng)
         return self
 
@@ -637,15 +487,21 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._map_batches(self.module_.score, self._to_tensor(X)).astype(np.float64)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
-        """Decode ``n_samples`` codes drawn from a density fitted on the training codes.
+        """Decode ``n_samples`` codes drawn from the prior, or from a density fitted on the training codes.
 
-        A deterministic autoencoder has no prior, so at the end of :meth:`fit` a
-        10-component full-covariance Gaussian mixture is fitted to the codes of (at most
-        10,000) training samples; see :mod:`aekit.uses.generation`.  Returns decoder
+        A model with a prior (VAE, WAE) draws from N(0, I).  A deterministic
+        autoencoder has none, so at the end of :meth:`fit` a 10-component
+        full-covariance Gaussian mixture is fitted to the codes of (at most 10,000)
+        training samples; see :mod:`aekit.estimators.code_density`.  Returns decoder
         means in the training input's shape.
         """
+        return self.inverse_transform(self._draw_codes(n_samples, random_state))
+
+    def _draw_codes(self, n_samples: int, random_state: Any) -> np.ndarray:
         check_is_fitted(self)
-        _check_positive_int("n_samples", n_samples)
+        check_positive_int("n_samples", n_samples)
+        if self._samples_from_prior:
+            return check_random_state(random_state).standard_normal((n_samples, self.latent_dim)).astype(np.float32)
         if not hasattr(self, "code_density_weights_"):
             raise ValueError(
                 f"This {type(self).__name__} has no code density to sample from: its training codes "
@@ -658,7 +514,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             n_samples,
             random_state,
         )
-        return self.inverse_transform(codes.astype(np.float32))
+        return codes.astype(np.float32)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean of :meth:`score_samples` (higher is better), for model selection."""
@@ -667,8 +523,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ persistence
     def save(self, path: str) -> None:
         """Write weights (safetensors) and configuration (JSON) atomically to ``path``."""
-        from aekit.persistence import save_estimator
-
         save_estimator(self, path)
 
     def _fitted_attributes(self) -> dict[str, Any]:

@@ -9,15 +9,10 @@ import torch
 from torch import nn
 
 from aekit.estimators.autoencoder import AutoEncoder
-from aekit.estimators.base import _check_number, estimator_params
-from aekit.models.autoencoder import AutoEncoderModule
-from aekit.models.regularizers import Contraction, jacobian_squared_norm
-from aekit.nn.likelihoods import make_likelihood
-
-CODE_ACTIVATIONS = ("sigmoid", "identity")
+from aekit.estimators.params import Choice, Param, Real
+from aekit.models.terms import Contraction, LossTerm, jacobian_squared_norm
 
 
-@estimator_params(loss="mse", contraction_weight=0.1, code_activation="sigmoid")
 class ContractiveAutoEncoder(AutoEncoder):
     """Autoencoder penalizing ``||dh/dx||_F^2``, the encoder Jacobian's squared norm (Rifai et al., 2011).
 
@@ -29,16 +24,6 @@ class ContractiveAutoEncoder(AutoEncoder):
     and ``batch_size * latent_dim * n_features`` floats of memory per step, so
     training slows roughly in proportion to ``latent_dim``.
 
-    Parameters
-    ----------
-    contraction_weight : float, default=0.1
-        Weight of the penalty relative to the per-sample reconstruction loss.
-    code_activation : {"sigmoid", "identity"}, default="sigmoid"
-        Nonlinearity applied to the code (the classic contractive autoencoder uses
-        a sigmoid code, which saturates to contract).
-    loss : {"mse", "bce"}, default="mse"
-        As for :class:`aekit.AutoEncoder`.
-
     Examples
     --------
     >>> from aekit import ContractiveAutoEncoder, datasets
@@ -48,23 +33,29 @@ class ContractiveAutoEncoder(AutoEncoder):
     (3,)
     """
 
-    def _validate_own_params(self) -> None:
-        super()._validate_own_params()
-        _check_number("contraction_weight", self.contraction_weight, 0.0, float("inf"))
-        if self.code_activation not in CODE_ACTIVATIONS:
-            raise ValueError(f"code_activation must be one of {CODE_ACTIVATIONS}; got {self.code_activation!r}.")
+    _params = {
+        "contraction_weight": Param(0.1, Real(), "Weight of the penalty relative to the per-sample reconstruction loss."),
+        "code_activation": Param(
+            "sigmoid",
+            Choice("sigmoid", "identity"),
+            "Nonlinearity applied to the code (the classic contractive autoencoder uses a sigmoid code, "
+            "which saturates to contract).",
+        ),
+    }
+    cli_name = "contractive"
+    tour_rank = 4
 
-    def _build_module(self) -> AutoEncoderModule:
-        encoder, decoder = self._encoder_decoder()
-        if self.code_activation == "sigmoid":
-            encoder = nn.Sequential(encoder, nn.Sigmoid())
-        return AutoEncoderModule(
-            encoder,
-            decoder,
-            make_likelihood(self.loss, self.model_shape_),
-            # Weight 0 is the same network unpenalized: skip the Jacobian, the costly part.
-            penalties=[Contraction(self.contraction_weight)] if self.contraction_weight > 0 else [],
-        )
+    @classmethod
+    def tour_params(cls, latent_dim: int, unit_range: bool) -> dict[str, Any]:
+        # An MLP: its exact Jacobian penalty is far cheaper than a convolutional encoder's.
+        return {**super().tour_params(latent_dim, unit_range), "architecture": "mlp"}
+
+    def _code_activation(self) -> nn.Module | None:
+        return nn.Sigmoid() if self.code_activation == "sigmoid" else None
+
+    def _loss_terms(self) -> list[LossTerm]:
+        # Weight 0 is the same network unpenalized: skip the Jacobian, the costly part.
+        return [*super()._loss_terms(), *([Contraction(self.contraction_weight)] if self.contraction_weight > 0 else [])]
 
     def jacobian_norm(self, X: Any) -> np.ndarray:
         """Squared Frobenius norm of the encoder's Jacobian at each sample, shape (n,)."""

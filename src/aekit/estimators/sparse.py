@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from aekit.estimators.autoencoder import AutoEncoder
-from aekit.estimators.base import _check_number, estimator_params
-from aekit.models.autoencoder import AutoEncoderModule
-from aekit.models.regularizers import KLSparsity, L1Activity
-from aekit.nn.likelihoods import make_likelihood
-
-SPARSITY_PENALTIES = ("kl", "l1")
+from aekit.estimators.params import Choice, Param, Real
+from aekit.models.terms import KLSparsity, L1Activity, LossTerm
 
 
-@estimator_params(loss="mse", penalty="kl", sparsity_target=0.05, sparsity_weight=1.0)
 class SparseAutoEncoder(AutoEncoder):
     """Autoencoder whose code units are mostly inactive; over-complete codes work.
-
-    Parameters
-    ----------
-    penalty : {"kl", "l1"}, default="kl"
-        "kl": the code is a sigmoid in (0, 1) and each unit's mean activation over a
-        batch is pulled towards ``sparsity_target`` by
-        ``sum_j KL(sparsity_target || mean activation_j)`` (Ng's sparse autoencoder).
-        "l1": the code is a ReLU (non-negative, exactly zero when inactive) and the
-        loss adds ``sum_j |h_j|`` per sample.
-    sparsity_target : float, default=0.05
-        Target mean activation in (0, 1) for penalty="kl" (ignored for "l1").
-    sparsity_weight : float, default=1.0
-        Weight of the penalty relative to the per-sample reconstruction loss (which
-        is summed over features, so larger inputs may need a larger weight).
-    loss : {"mse", "bce"}, default="mse"
-        As for :class:`aekit.AutoEncoder`.
 
     Examples
     --------
@@ -42,24 +23,37 @@ class SparseAutoEncoder(AutoEncoder):
     (2, 128)
     """
 
-    def _validate_own_params(self) -> None:
-        super()._validate_own_params()
-        if self.penalty not in SPARSITY_PENALTIES:
-            raise ValueError(f"penalty must be one of {SPARSITY_PENALTIES}; got {self.penalty!r}.")
-        _check_number("sparsity_target", self.sparsity_target, 0.0, 1.0, low_open=True)
-        if self.sparsity_target >= 1.0:
-            raise ValueError(f"sparsity_target must be below 1 (a mean activation); got {self.sparsity_target!r}.")
-        _check_number("sparsity_weight", self.sparsity_weight, 0.0, float("inf"))
+    _params = {
+        "penalty": Param(
+            "kl",
+            Choice("kl", "l1"),
+            '"kl": the code is a sigmoid in (0, 1) and each unit\'s mean activation over a batch is pulled '
+            "towards sparsity_target by sum_j KL(sparsity_target || mean activation_j) (Ng's sparse "
+            'autoencoder). "l1": the code is a ReLU (non-negative, exactly zero when inactive) and the loss '
+            "adds sum_j |h_j| per sample.",
+        ),
+        "sparsity_target": Param(
+            0.05, Real(0.0, 1.0, low_open=True, high_open=True), 'Target mean activation for penalty="kl".'
+        ),
+        "sparsity_weight": Param(
+            1.0,
+            Real(),
+            "Weight of the penalty relative to the per-sample reconstruction loss (which is summed over "
+            "features, so larger inputs may need a larger weight).",
+        ),
+    }
+    cli_name = "sparse"
+    tour_rank = 3
 
-    def _build_module(self) -> AutoEncoderModule:
-        encoder, decoder = self._encoder_decoder()
+    @classmethod
+    def tour_params(cls, latent_dim: int, unit_range: bool) -> dict[str, Any]:
+        # Sparse codes are meant to be over-complete.
+        return {**super().tour_params(latent_dim, unit_range), "latent_dim": 4 * latent_dim}
+
+    def _code_activation(self) -> nn.Module:
+        return nn.Sigmoid() if self.penalty == "kl" else nn.ReLU()
+
+    def _loss_terms(self) -> list[LossTerm]:
         if self.penalty == "kl":
-            code_activation, penalty = nn.Sigmoid(), KLSparsity(self.sparsity_weight, self.sparsity_target)
-        else:
-            code_activation, penalty = nn.ReLU(), L1Activity(self.sparsity_weight)
-        return AutoEncoderModule(
-            nn.Sequential(encoder, code_activation),
-            decoder,
-            make_likelihood(self.loss, self.model_shape_),
-            penalties=[penalty],
-        )
+            return [*super()._loss_terms(), KLSparsity(self.sparsity_weight, self.sparsity_target)]
+        return [*super()._loss_terms(), L1Activity(self.sparsity_weight)]

@@ -7,8 +7,9 @@ from torch import nn
 
 from aekit.data.corruption import make_corruption
 from aekit.estimators.autoencoder import AutoEncoder
-from aekit.estimators.base import _check_number, _check_positive_int, estimator_params
+from aekit.estimators.params import SHARED_PARAMS, Choice, Integer, Param, Real, Widths, changed
 from aekit.models.autoencoder import AutoEncoderModule
+from aekit.models.terms import Reconstruction
 from aekit.nn.likelihoods import SquaredError
 from aekit.train.trainer import Trainer
 
@@ -28,6 +29,7 @@ def _layer_groups(network: nn.Module) -> list[nn.Sequential]:
     return [nn.Sequential(*group) for group in groups]
 
 
+# Corruptions that need no data range, since codes above the first layer have none.
 PRETRAIN_NOISE_KINDS = ("gaussian", "masking")
 
 
@@ -39,7 +41,6 @@ def _encode(layers: list[nn.Module], x: torch.Tensor, batch_size: int = 4096) ->
     return torch.cat([stack(x[start : start + batch_size]) for start in range(0, x.shape[0], batch_size)])
 
 
-@estimator_params(loss="mse", hidden=(300, 150), pretrain_epochs=10, pretrain_noise=None, noise_level=0.3)
 class StackedAutoEncoder(AutoEncoder):
     """Deep MLP autoencoder trained greedily one layer at a time, then fine-tuned end to end.
 
@@ -52,38 +53,9 @@ class StackedAutoEncoder(AutoEncoder):
     ``history_["phase"]`` naming each ("pretrain_layer1", ..., "finetune").  Losses
     of layers above the first are squared errors on codes, not on the data.
 
-    What pretraining is for depends on the optimizer (benchmarks/regularizers.py,
-    MNIST, 784-300-150-300-784, 10k training images, held-out squared error per image,
-    the same network trained end to end for the same total number of epochs):
-
-    * In the setting of the greedy-pretraining papers, sigmoid units and SGD with
-      momentum (``activation="sigmoid", solver="sgd"``), end-to-end training from a
-      random start hardly gets away from the mean image (which scores 52.9), and
-      pretraining is what makes the network learn: 24.3 vs 46.1 (step 0.01) and 25.2
-      vs 32.9 (step 0.003), 1+1+8 epochs.
-    * With Adam (the default), the deep network trains well from a random start and
-      the epochs spent on greedy layers are better spent end to end: 6.37 vs 6.10
-      (ReLU, 1+1+8), 4.42 vs 4.26 (tanh), 4.00 vs 3.84 (ReLU, 3+3+24).  Pretraining
-      still beats the fine-tuning epochs alone from a random start (6.37 vs 6.76).
-    * Its head start fades with training.  On Hinton's 784-1000-500-250-30 network
-      (ELU, dropout 0.03, cosine schedule, test error on MNIST's 10k test images,
-      benchmarks/hinton_mnist.py), 10 masked pretraining epochs per layer cut the
-      error of 60 epochs on 20k images from 4.44 to 3.79, but after 100 epochs on
-      all 60k it was 2.70 with and without pretraining.
-
-    Parameters
-    ----------
-    hidden : tuple of int, default=(300, 150)
-        Hidden widths of the encoder (the code of size ``latent_dim`` comes after them).
-        The classic 784-300-150-300-784 network is ``hidden=(300,), latent_dim=150``.
-    pretrain_epochs : int, default=10
-        Epochs of greedy pretraining per layer (0 skips pretraining).
-    pretrain_noise : {None, "gaussian", "masking"}, default=None
-        Corrupt each layer's input while pretraining it (a stacked denoising autoencoder).
-    noise_level : float, default=0.3
-        Standard deviation or fraction for ``pretrain_noise``.
-    loss : {"mse", "bce"}, default="mse"
-        Data loss of the first layer and of fine-tuning.
+    Pretraining is what makes the network learn in the classic setting of sigmoid units
+    and SGD (``activation="sigmoid", solver="sgd"``); with Adam (the default) the deep
+    network trains well from a random start.  Measurements: benchmarks/README.md.
 
     Examples
     --------
@@ -94,17 +66,28 @@ class StackedAutoEncoder(AutoEncoder):
     ['finetune', 'pretrain_layer1', 'pretrain_layer2']
     """
 
+    _params = {
+        "hidden": changed(
+            SHARED_PARAMS["hidden"],
+            default=(300, 150),
+            constraint=Widths(allow_none=False),
+            doc="Hidden widths of the encoder (the code of size latent_dim comes after them). The classic "
+            "784-300-150-300-784 network is hidden=(300,), latent_dim=150.",
+        ),
+        "pretrain_epochs": Param(10, Integer(minimum=0), "Epochs of greedy pretraining per layer (0 skips pretraining)."),
+        "pretrain_noise": Param(
+            None,
+            Choice(None, *PRETRAIN_NOISE_KINDS),
+            "Corrupt each layer's input while pretraining it (a stacked denoising autoencoder).",
+        ),
+        "noise_level": Param(0.3, Real(), "Standard deviation or fraction for pretrain_noise."),
+    }
+    cli_name = "stacked"
+    tour_rank = None
+
     def _validate_own_params(self) -> None:
-        super()._validate_own_params()
         if self.architecture == "conv":
             raise ValueError("StackedAutoEncoder is a fully connected network; use architecture='auto' or 'mlp'.")
-        _check_positive_int("pretrain_epochs", self.pretrain_epochs, minimum=0)
-        if self.pretrain_noise is not None and self.pretrain_noise not in PRETRAIN_NOISE_KINDS:
-            raise ValueError(
-                f"pretrain_noise must be None or one of {PRETRAIN_NOISE_KINDS} (corruptions that need no "
-                f"data range, since codes above the first layer have none); got {self.pretrain_noise!r}."
-            )
-        _check_number("noise_level", self.noise_level, 0.0, float("inf"))
         if self.pretrain_noise == "masking" and self.noise_level >= 1.0:
             raise ValueError("noise_level is the masked fraction for pretrain_noise='masking'; it must be below 1.")
 
@@ -118,7 +101,7 @@ class StackedAutoEncoder(AutoEncoder):
         corruption = None
         if self.pretrain_noise is not None:
             corruption = make_corruption(self.pretrain_noise, float(self.noise_level))
-        return AutoEncoderModule(encoder, decoder, likelihood, corruption=corruption)
+        return AutoEncoderModule(encoder, decoder, likelihood, [Reconstruction()], corruption=corruption)
 
     def _train(self, x_train, x_val, condition_train, condition_val) -> dict[str, list]:
         encoder_layers = _layer_groups(self.module_.encoder)

@@ -6,73 +6,22 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
 
-from aekit.estimators.base import (
-    BaseAutoEncoder,
-    _check_number,
-    _check_positive_int,
-    draw_seed,
-    estimator_params,
-    torch_seeded,
-)
-from aekit.models.vae import VAEModule
-from aekit.nn.likelihoods import make_likelihood
-
-VAE_LIKELIHOODS = ("bernoulli", "gaussian")
-VAE_OBJECTIVES = ("elbo", "iwae")
+from aekit.estimators.base import BaseAutoEncoder
+from aekit.estimators.params import Choice, Flag, Integer, Param, Real
+from aekit.models.terms import GaussianKL, LossTerm
+from aekit.models.vae import OBJECTIVES, VAEModule
+from aekit.utils.checks import check_positive_int
+from aekit.utils.runtime import draw_seed, torch_seeded
 
 
-@estimator_params(
-    beta=1.0,
-    likelihood="bernoulli",
-    kl_warmup_epochs=0,
-    dynamic_binarization=False,
-    kl_free_bits=0.0,
-    objective="elbo",
-    n_importance_samples=5,
-    conditional=False,
-)
 class VAE(BaseAutoEncoder):
     """Variational autoencoder with a diagonal-Gaussian posterior (beta-VAE when beta != 1).
 
     Trained by maximizing the ELBO ``E_q[log p(x|z)] - beta * KL(q(z|x) || N(0, I))``
     with the reparameterization trick.
-
-    Parameters
-    ----------
-    beta : float, default=1.0
-        Weight of the KL term (beta-VAE; > 1 favours disentangled, blurrier codes).
-    likelihood : {"bernoulli", "gaussian"}, default="bernoulli"
-        p(x|z). Bernoulli needs inputs in [0, 1]; Gaussian learns one standard
-        deviation per feature.
-    kl_warmup_epochs : int, default=0
-        Ramp the KL weight linearly from 1/kl_warmup_epochs to 1 (0 = no warm-up).
-    dynamic_binarization : bool, default=False
-        Redraw every training batch as Bernoulli samples with the pixel values as
-        probabilities, each time it is used (the protocol of Burda et al. for
-        binarized MNIST).  Needs inputs in [0, 1] and likelihood="bernoulli".
-    kl_free_bits : float, default=0.0
-        Free bits (Kingma et al., 2016): each latent dimension's KL, averaged over the
-        batch, is charged at least this many nats, which keeps dimensions from
-        collapsing to the prior.  0 disables it.
-    objective : {"elbo", "iwae"}, default="elbo"
-        "iwae" trains on the importance-weighted bound with ``n_importance_samples``
-        draws per input (Burda et al., 2016), a tighter bound than the ELBO; it
-        ignores ``beta``, ``kl_warmup_epochs`` and ``kl_free_bits``, which must stay
-        at their defaults.
-    n_importance_samples : int, default=5
-        Draws per input for objective="iwae" (each step costs about k decoder passes).
-    conditional : bool, default=False
-        A conditional VAE (Sohn et al., 2015): ``fit(X, y)`` takes class labels; the
-        encoder models q(z | x, y) and the decoder p(x | z, y), so the code holds what
-        the label does not (style) and ``sample(n, y=...)`` draws the requested class.
-        ``sample``, ``inverse_transform(Z, y=...)``, ``reconstruct(X, y=...)`` and
-        ``log_likelihood(X, y=...)`` then need labels.  ``transform(X, y=None)`` works
-        without them: it encodes each row under the label with the highest ELBO
-        surrogate (one extra encoder and decoder pass per class).
 
     Notes
     -----
@@ -81,31 +30,73 @@ class VAE(BaseAutoEncoder):
     posterior mean); :meth:`log_likelihood` gives the importance-weighted estimate.
     """
 
-    _samples_from_code_density = False  # samples come from the prior
+    _params = {
+        "beta": Param(1.0, Real(), "Weight of the KL term (beta-VAE; > 1 favours disentangled, blurrier codes)."),
+        "likelihood": Param(
+            "bernoulli",
+            Choice("bernoulli", "gaussian"),
+            "p(x|z). Bernoulli needs inputs in [0, 1]; Gaussian learns one standard deviation per feature.",
+        ),
+        "kl_warmup_epochs": Param(
+            0, Integer(minimum=0), "Ramp the KL weight linearly from 1/kl_warmup_epochs to 1 (0 = no warm-up)."
+        ),
+        "dynamic_binarization": Param(
+            False,
+            Flag(),
+            "Redraw every training batch as Bernoulli samples with the pixel values as probabilities, each time "
+            "it is used (the protocol of Burda et al. for binarized MNIST). Needs inputs in [0, 1] and "
+            'likelihood="bernoulli".',
+        ),
+        "kl_free_bits": Param(
+            0.0,
+            Real(),
+            "Free bits (Kingma et al., 2016): each latent dimension's KL, averaged over the batch, is charged at "
+            "least this many nats, which keeps dimensions from collapsing to the prior. 0 disables it.",
+        ),
+        "objective": Param(
+            "elbo",
+            Choice(*OBJECTIVES),
+            '"iwae" trains on the importance-weighted bound with n_importance_samples draws per input (Burda et '
+            "al., 2016), a tighter bound than the ELBO; it ignores beta, kl_warmup_epochs and kl_free_bits, "
+            "which must stay at their defaults.",
+        ),
+        "n_importance_samples": Param(
+            5, Integer(), 'Draws per input for objective="iwae" (each step costs about k decoder passes).'
+        ),
+        "conditional": Param(
+            False,
+            Flag(),
+            "A conditional VAE (Sohn et al., 2015): fit(X, y) takes class labels; the encoder models q(z | x, y) "
+            "and the decoder p(x | z, y), so the code holds what the label does not (style) and sample(n, y=...) "
+            "draws the requested class. sample, inverse_transform(Z, y=...), reconstruct(X, y=...) and "
+            "log_likelihood(X, y=...) then need labels. transform(X, y=None) works without them: it encodes each "
+            "row under the label with the highest ELBO surrogate (one extra encoder and decoder pass per class).",
+        ),
+    }
+    _module_cls = VAEModule
+    _samples_from_prior = True
+    cli_name = "vae"
+    tour_rank = 5
+
+    @classmethod
+    def tour_params(cls, latent_dim: int, unit_range: bool) -> dict[str, Any]:
+        return {"latent_dim": latent_dim, "likelihood": "bernoulli" if unit_range else "gaussian"}
 
     def _validate_own_params(self) -> None:
-        _check_number("beta", self.beta, 0.0, float("inf"))
-        if self.likelihood not in VAE_LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {VAE_LIKELIHOODS}; got {self.likelihood!r}.")
-        _check_positive_int("kl_warmup_epochs", self.kl_warmup_epochs, minimum=0)
-        if not isinstance(self.dynamic_binarization, bool):
-            raise ValueError(f"dynamic_binarization must be True or False; got {self.dynamic_binarization!r}.")
         if self.dynamic_binarization and self.likelihood != "bernoulli":
             raise ValueError(
                 "dynamic_binarization=True draws binary data, which needs likelihood='bernoulli'; "
                 f"got likelihood={self.likelihood!r}."
             )
-        _check_number("kl_free_bits", self.kl_free_bits, 0.0, float("inf"))
-        if self.objective not in VAE_OBJECTIVES:
-            raise ValueError(f"objective must be one of {VAE_OBJECTIVES}; got {self.objective!r}.")
-        _check_positive_int("n_importance_samples", self.n_importance_samples)
         if self.objective == "iwae" and (self.beta != 1.0 or self.kl_warmup_epochs or self.kl_free_bits):
             raise ValueError(
                 "objective='iwae' optimizes the importance-weighted bound, which has no separate KL "
                 "term to weight: leave beta=1, kl_warmup_epochs=0 and kl_free_bits=0, or use objective='elbo'."
             )
-        if not isinstance(self.conditional, (bool, np.bool_)):
-            raise ValueError(f"conditional must be True or False; got {self.conditional!r}.")
+
+    def _loss_terms(self) -> list[LossTerm]:
+        kl = GaussianKL(self.beta, warmup_epochs=self.kl_warmup_epochs, free_bits=self.kl_free_bits)
+        return [*super()._loss_terms(), kl]
 
     # ------------------------------------------------------------------ conditions
     def _prepare_fit(self, X: np.ndarray, y: Any) -> np.ndarray | None:
@@ -153,26 +144,23 @@ class VAE(BaseAutoEncoder):
         if "classes_" in attributes:
             self.classes_ = np.asarray(attributes["classes_"])
 
-    def _build_module(self) -> VAEModule:
+    def _module_parts(self) -> dict[str, Any]:
         n_conditions = len(self.classes_) if self.conditional else 0
         body, decoder = self._networks(self.model_shape_, self.latent_dim + n_conditions)
         if n_conditions:  # q(z | x, y): the encoder takes the one-hot label as extra features or channels
             channels, *rest = self.model_shape_
             body, _ = self._networks((channels + n_conditions, *rest), self.latent_dim)
-        return VAEModule(
-            body,
-            body.out_features,
-            decoder,
-            make_likelihood(self.likelihood, self.model_shape_),
-            latent_dim=self.latent_dim,
-            beta=self.beta,
-            kl_warmup_epochs=self.kl_warmup_epochs,
-            resample=torch.bernoulli if self.dynamic_binarization else None,
-            kl_free_bits=self.kl_free_bits,
-            objective=self.objective,
-            n_importance_samples=self.n_importance_samples,
-            n_conditions=n_conditions,
-        )
+        return {
+            "encoder": body,
+            "encoder_features": body.out_features,
+            "decoder": decoder,
+            "likelihood": self._likelihood(self.likelihood),
+            "latent_dim": self.latent_dim,
+            "resample": torch.bernoulli if self.dynamic_binarization else None,
+            "objective": self.objective,
+            "n_importance_samples": self.n_importance_samples,
+            "n_conditions": n_conditions,
+        }
 
     def transform(self, X: Any, y: Any = None) -> np.ndarray:
         """Posterior means, shape (n, latent_dim).
@@ -191,10 +179,7 @@ class VAE(BaseAutoEncoder):
 
         A conditional VAE needs ``y``: one label for all samples or one per sample.
         """
-        check_is_fitted(self)
-        _check_positive_int("n_samples", n_samples)
-        z = check_random_state(random_state).standard_normal((n_samples, self.latent_dim))
-        return self.inverse_transform(z.astype(np.float32), y=y)
+        return self.inverse_transform(self._draw_codes(n_samples, random_state), y=y)
 
     def inverse_transform(self, Z: Any, y: Any = None) -> np.ndarray:
         """Decoder mean for codes ``Z`` (n, latent_dim); a conditional VAE needs labels ``y``."""
@@ -230,7 +215,7 @@ class VAE(BaseAutoEncoder):
         the resident process (benchmarks/regularizers.py), for 100 or 10k images alike.  A conditional VAE
         estimates log p(x | y) and needs the labels ``y``.
         """
-        _check_positive_int("n_samples", n_samples)
+        check_positive_int("n_samples", n_samples)
         X = self._validate_X(X, reset=False)
         x = self._to_tensor(X)
         condition = self._condition(y, X.shape[0])

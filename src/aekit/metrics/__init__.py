@@ -8,7 +8,7 @@ too).  Each wraps scikit-learn or SciPy where they already do the job.
 from aekit.metrics.clustering import ari, clustering_accuracy, kmeans_clustering_scores, nmi
 from aekit.metrics.detection import auroc, average_precision
 from aekit.metrics.likelihood import active_units, elbo, kl_per_dimension, log_likelihood
-from aekit.metrics.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
+from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
 from aekit.metrics.representation import knn_accuracy, linear_probe_accuracy, trustworthiness
 
 __all__ = [

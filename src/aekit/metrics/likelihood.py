@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from aekit.models.vae import gaussian_kl
+from aekit.models.terms import gaussian_kl
+from aekit.utils.checks import check_positive_int
+from aekit.utils.runtime import draw_seed, torch_seeded
 
 
 def _model_input(estimator: Any, X: Any, metric: str) -> torch.Tensor:
@@ -26,11 +28,8 @@ def elbo(estimator: Any, X: Any, n_samples: int = 1, random_state: Any = None, y
     the k=1 importance-weighted bound; :func:`log_likelihood` tightens it.  A
     conditional VAE bounds log p(x | y) and needs the labels ``y``.
     """
-    # Imported late: the estimators import aekit.uses, which imports these metrics.
-    from aekit.estimators.base import _check_positive_int, draw_seed, torch_seeded
-
     x = _model_input(estimator, X, "elbo")
-    _check_positive_int("n_samples", n_samples)
+    check_positive_int("n_samples", n_samples)
     condition = estimator._condition(y, x.shape[0])
     module = estimator.module_  # in eval mode after fit/load: no training-time resampling
     with torch_seeded(draw_seed(random_state), estimator.device_):

@@ -1,7 +1,31 @@
-"""Torch modules, one file per model family, all with encode / decode / loss_terms."""
+"""Torch modules, one file per model family, and the loss terms they share (public contract)."""
 
-from aekit.models.autoencoder import AutoEncoderModule, Penalty
-from aekit.models.base import AutoencoderModule
+from aekit.models.autoencoder import AutoEncoderModule
+from aekit.models.base import BaseModule
+from aekit.models.terms import (
+    Contraction,
+    ForwardPass,
+    GaussianKL,
+    KLSparsity,
+    L1Activity,
+    LossTerm,
+    Reconstruction,
+    gaussian_kl,
+    jacobian_squared_norm,
+)
 from aekit.models.vae import VAEModule
 
-__all__ = ["AutoEncoderModule", "AutoencoderModule", "Penalty", "VAEModule"]
+__all__ = [
+    "AutoEncoderModule",
+    "BaseModule",
+    "Contraction",
+    "ForwardPass",
+    "GaussianKL",
+    "KLSparsity",
+    "L1Activity",
+    "LossTerm",
+    "Reconstruction",
+    "VAEModule",
+    "gaussian_kl",
+    "jacobian_squared_norm",
+]

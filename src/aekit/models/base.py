@@ -1,21 +1,46 @@
 """The one interface every model family implements.
 
 A model is a torch module that knows tensors and losses, nothing about numpy,
-validation or files (that is the estimator's job).  The trainer only ever calls
-:meth:`AutoencoderModule.loss_terms` and :meth:`AutoencoderModule.begin_epoch`.
+validation or files (that is the estimator's job).  It computes one
+:class:`~aekit.models.terms.ForwardPass` per batch and charges the weighted sum of its
+:class:`~aekit.models.terms.LossTerm` list; the trainer only ever calls
+:meth:`BaseModule.loss_terms`, passing the epoch for terms whose weight follows a
+schedule (so the module holds no schedule state).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 from torch import nn
 
+from aekit.models.terms import ForwardPass, LossTerm
 
-class AutoencoderModule(nn.Module):
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class BaseModule(nn.Module):
     """encoder -> latent -> decoder -> loss terms.
 
-    Subclasses implement :meth:`encode`, :meth:`decode` and :meth:`loss_terms`.
+    Subclasses implement :meth:`encode`, :meth:`decode` and :meth:`forward_pass`.
+    ``corruption`` (a denoising corruption) changes what the encoder sees during
+    training; ``resample`` (e.g. ``torch.bernoulli`` for dynamic binarization) redraws
+    the batch itself, input and target alike, every time it is used in training.
     """
+
+    def __init__(
+        self, terms: Sequence[LossTerm], corruption: Transform | None = None, resample: Transform | None = None
+    ):
+        super().__init__()
+        self.terms = nn.ModuleList(terms)
+        self.corruption = corruption
+        self.resample = resample
+
+    @property
+    def min_batch(self) -> int:
+        """The fewest rows any of the terms needs in a batch."""
+        return max((term.min_batch for term in self.terms), default=1)
 
     def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Deterministic code of ``x`` (the posterior mean for probabilistic models)."""
@@ -25,18 +50,38 @@ class AutoencoderModule(nn.Module):
         """Reconstruction in data space (the decoder's mean)."""
         raise NotImplementedError
 
-    def loss_terms(
-        self, x: torch.Tensor, condition: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
-        """Per-sample loss terms, each of shape ``(n,)`` or a scalar.
-
-        The entry ``"loss"`` is the objective the trainer minimizes (its batch mean);
-        the others are reported in the training history.
-        """
+    def forward_pass(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> ForwardPass:
+        """Encode and decode the batch ``x`` (already resampled) once, for the loss terms."""
         raise NotImplementedError
 
-    def begin_epoch(self, epoch: int) -> None:
-        """Hook for schedules that depend on the epoch (e.g. KL warm-up). 0-based."""
+    def training_inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(target, encoder input): the batch resampled and corrupted when training."""
+        if self.training and self.resample is not None:
+            x = self.resample(x)
+        return x, (self.corruption(x) if self.training and self.corruption is not None else x)
+
+    def reports(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Quantities derived from the terms' values for the history (e.g. the ELBO)."""
+        return {}
+
+    def loss_terms(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, epoch: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Every term's value (``(n,)`` or a scalar) by name, the reports, and ``"loss"``.
+
+        ``"loss"`` is the objective the trainer minimizes (its batch mean): the sum of
+        each term's charged value times its weight at ``epoch`` (0-based; None, outside
+        training, means the full weights).
+        """
+        p = self.forward_pass(x, condition)
+        values: dict[str, torch.Tensor] = {}
+        loss: torch.Tensor | None = None
+        for term in self.terms:
+            value = term(self, p)
+            values[term.name] = value
+            charged = term.weight_at(epoch) * term.charged(value, p)
+            loss = charged if loss is None else loss + charged
+        return {**values, **self.reports(values), "loss": loss}
 
     def reconstruct(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         return self.decode(self.encode(x, condition), condition)

@@ -1,27 +1,27 @@
-"""The variational autoencoder (Kingma & Welling, 2014) and its beta/warm-up schedule.
+"""The variational autoencoder (Kingma & Welling, 2014).
 
 q(z|x) is a diagonal Gaussian whose mean and log-variance come from one linear head
 on the encoder features; p(z) = N(0, I); p(x|z) is any :class:`Likelihood`.
-Sampling uses the reparameterization trick ``z = mu + sigma * eps``.
+Sampling uses the reparameterization trick ``z = mu + sigma * eps``.  The ELBO's
+parts are loss terms (:class:`~aekit.models.terms.Reconstruction` and
+:class:`~aekit.models.terms.GaussianKL`, which carries beta, warm-up and free bits);
+relatives add terms to them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from aekit.models.base import AutoencoderModule
+from aekit.models.base import BaseModule, Transform
+from aekit.models.terms import ForwardPass, LossTerm, gaussian_kl
 from aekit.nn.likelihoods import Likelihood
 
 _LOG_2PI = math.log(2 * math.pi)
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per latent dimension, shape like ``mu``."""
-    return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar)
+OBJECTIVES = ("elbo", "iwae")
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -32,33 +32,17 @@ def diagonal_normal_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Te
     return -0.5 * ((z - mu).square() * torch.exp(-logvar) + logvar + _LOG_2PI).sum(-1)
 
 
-class VAEModule(AutoencoderModule):
+class VAEModule(BaseModule):
     """encoder body -> (mu, logvar) -> z -> decoder -> likelihood.
 
-    ``loss = reconstruction + beta * kl_weight * kl`` per sample, where ``kl_weight``
-    rises linearly from ``1/kl_warmup_epochs`` to 1 over the first
-    ``kl_warmup_epochs`` epochs (0 disables the warm-up).  ``resample`` (e.g.
-    ``torch.bernoulli`` for dynamic binarization) redraws each training batch, input
-    and target alike, every time it is used.
-
-    Relatives on the same module:
-
-    * ``kl_free_bits`` (Kingma et al., 2016): the KL of each latent dimension,
-      averaged over the batch, is charged no less than this many nats, so the
-      optimizer gains nothing by collapsing a dimension below it.
     * ``objective="iwae"`` (Burda et al., 2016): minimize minus the importance
       weighted bound ``logsumexp_k log w_k - log k`` with ``n_importance_samples``
-      draws per input (k=1 is the ELBO).
+      draws per input (k=1 is the ELBO).  The bound replaces the terms' sum (it is
+      not added to it); the terms' values are still reported.
     * ``n_conditions > 0`` (a conditional VAE, Sohn et al., 2015): both the encoder,
       q(z | x, y), and the decoder, p(x | z, y), see the one-hot condition (appended to
       the input as features, or as constant channels of an image, and to the code).
-      The encoder's ``encoder`` must then take ``n_conditions`` extra input features or
-      channels.  Because the encoder is told y, the code need not carry it, and the KL
-      term pushes it out: the code holds the style, the condition the class.  Purging
-      takes training, since the code first carries everything.  MNIST (10k images, 16-d
-      code), prior samples recognized as the requested digit: 0.47 after 10 epochs,
-      0.78 after 60, against 0.40 and 0.52 with an x-only encoder, whose code keeps
-      the class and so overrides the requested label.
+      The encoder must then take ``n_conditions`` extra input features or channels.
       Without a condition, :meth:`encode` uses the label with the highest ELBO
       surrogate (:meth:`most_likely_condition`).
     """
@@ -70,32 +54,22 @@ class VAEModule(AutoencoderModule):
         decoder: nn.Module,
         likelihood: Likelihood,
         latent_dim: int,
-        beta: float = 1.0,
-        kl_warmup_epochs: int = 0,
-        resample: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        kl_free_bits: float = 0.0,
+        terms: Sequence[LossTerm],
+        corruption: Transform | None = None,
+        resample: Transform | None = None,
         objective: str = "elbo",
         n_importance_samples: int = 1,
         n_conditions: int = 0,
     ):
-        super().__init__()
+        super().__init__(terms, corruption, resample)
         self.encoder = encoder
         self.posterior = nn.Linear(encoder_features, 2 * latent_dim)
         self.decoder = decoder
         self.likelihood = likelihood
         self.latent_dim = latent_dim
-        self.beta = float(beta)
-        self.kl_warmup_epochs = int(kl_warmup_epochs)
-        self.kl_weight = 1.0
-        self.resample = resample
-        self.kl_free_bits = float(kl_free_bits)
         self.objective = objective
         self.n_importance_samples = int(n_importance_samples)
         self.n_conditions = int(n_conditions)
-
-    def begin_epoch(self, epoch: int) -> None:
-        if self.kl_warmup_epochs > 0:
-            self.kl_weight = min(1.0, (epoch + 1) / self.kl_warmup_epochs)
 
     def posterior_params(
         self, x: torch.Tensor, condition: torch.Tensor | None = None
@@ -131,27 +105,23 @@ class VAEModule(AutoencoderModule):
     def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         return self.likelihood.mean(self.decoder_output(z, condition))
 
-    def loss_terms(
-        self, x: torch.Tensor, condition: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
-        if self.training and self.resample is not None:
-            x = self.resample(x)
-        if self.objective == "iwae":
-            return self._iwae_terms(x, condition)
-        mu, logvar = self.posterior_params(x, condition)
+    def forward_pass(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> ForwardPass:
+        x, x_in = self.training_inputs(x)
+        mu, logvar = self.posterior_params(x_in, condition)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        reconstruction = self.likelihood.nll(self.decoder_output(z, condition), x)
-        kl_per_dim = gaussian_kl(mu, logvar)
-        kl = kl_per_dim.sum(-1)
-        charged_kl = kl if self.kl_free_bits <= 0 else kl_per_dim.mean(0).clamp(min=self.kl_free_bits).sum()
-        return {
-            "reconstruction": reconstruction,
-            "kl": kl,
-            "elbo": -(reconstruction + kl),
-            "loss": reconstruction + (self.beta * self.kl_weight) * charged_kl,
-        }
+        return ForwardPass(
+            x=x, x_in=x_in, code=mu, z=z, out=self.decoder_output(z, condition), logvar=logvar, condition=condition
+        )
 
-    def _iwae_terms(self, x: torch.Tensor, condition: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def reports(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"elbo": -(values["reconstruction"] + values["kl"])}
+
+    def loss_terms(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, epoch: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        if self.objective != "iwae":
+            return super().loss_terms(x, condition, epoch)
+        x, _ = self.training_inputs(x)
         k = self.n_importance_samples
         log_w, log_px_z, mu, logvar = self._importance_terms(x, k, condition)
         reconstruction = -log_px_z.mean(1)

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from aekit.persistence import atomic_write, remove_stale_temporaries
+from aekit.utils.files import atomic_write, remove_stale_temporaries
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 CHECKPOINT_FORMAT = "aekit-checkpoint"

@@ -23,38 +23,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from aekit.models.base import AutoencoderModule
+from aekit.models.base import BaseModule
 from aekit.train import distributed
 from aekit.train.checkpoint import Checkpoint, TrainingState
+from aekit.utils.runtime import denormals_flushed
 
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
-
-
-def _flushes_denormals() -> bool:
-    """Whether this thread currently flushes denormal floats to zero."""
-    return torch.tensor([1e-40]).mul(1.0).item() == 0.0
-
-
-def _start_worker_threads_flushing_denormals() -> None:
-    """Create torch's CPU worker threads with denormals flushed to zero.
-
-    ``torch.set_flush_denormal`` sets only the calling thread's FTZ/DAZ flags; the
-    intra-op (OpenMP) worker threads copy the flags once, when they are created, at the
-    first parallel operation.  Created without them, the worker half of a 2-thread
-    training step slows down as Adam's second moments turn denormal (measured: MLP VAE
-    epochs drift from 1.9 s to 2.7 s on MNIST; created with them they stay at 1.9 s).
-    So, at import, the pool is started under the flags and the calling thread's own
-    flag is put back.  A process that already ran a parallel torch operation keeps its
-    workers as they are.
-    """
-    was_flushing = _flushes_denormals()
-    if not torch.set_flush_denormal(True):
-        return  # this CPU has no FTZ/DAZ
-    torch.ones(1 << 20).add_(1)  # large enough to run in parallel, so the pool starts now
-    torch.set_flush_denormal(was_flushing)
-
-
-_start_worker_threads_flushing_denormals()
 
 
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
@@ -117,10 +91,18 @@ def make_optimizer(
         return make()
 
 
-def batched(n: int, batch_size: int, order: torch.Tensor | None = None):
-    """Index tensors (or slices, when ``order`` is None) covering ``range(n)``."""
-    for start in range(0, n, batch_size):
-        yield slice(start, start + batch_size) if order is None else order[start : start + batch_size]
+def batched(n: int, batch_size: int, order: torch.Tensor | None = None, min_batch: int = 1):
+    """Index tensors (or slices, when ``order`` is None) covering ``range(n)``.
+
+    A last batch of fewer than ``min_batch`` rows (what the module's batch statistics
+    need) joins the batch before it, so no row is left out and no term sees too few.
+    """
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] < min_batch:
+        starts.pop()
+    for i, start in enumerate(starts):
+        stop = starts[i + 1] if i + 1 < len(starts) else n
+        yield slice(start, stop) if order is None else order[start:stop]
 
 
 def _take(t: torch.Tensor | None, index) -> torch.Tensor | None:
@@ -129,18 +111,23 @@ def _take(t: torch.Tensor | None, index) -> torch.Tensor | None:
 
 @torch.no_grad()
 def evaluate_terms(
-    module: AutoencoderModule,
+    module: BaseModule,
     x: torch.Tensor,
     condition: torch.Tensor | None = None,
     batch_size: int = 1024,
+    epoch: int | None = None,
 ) -> dict[str, float]:
-    """Mean of every loss term over ``x`` with the module in eval mode."""
+    """Mean of every loss term over ``x`` with the module in eval mode.
+
+    ``epoch`` sets the terms' scheduled weights as in that (0-based) training epoch;
+    None, the default, evaluates the finished model at full weights.
+    """
     was_training = module.training
     module.eval()
     sums: dict[str, float] = {}
-    for index in batched(x.shape[0], batch_size):
+    for index in batched(x.shape[0], batch_size, min_batch=module.min_batch):
         xb = x[index]
-        terms = module.loss_terms(xb, _take(condition, index))
+        terms = module.loss_terms(xb, _take(condition, index), epoch)
         n = xb.shape[0]
         for name, value in terms.items():
             sums[name] = sums.get(name, 0.0) + float(value.sum() if value.dim() else value * n)
@@ -151,16 +138,19 @@ def evaluate_terms(
 class _LossTerms(nn.Module):
     """``loss_terms`` as ``forward``: DistributedDataParallel syncs gradients only through forward."""
 
-    def __init__(self, module: AutoencoderModule):
+    def __init__(self, module: BaseModule):
         super().__init__()
         self.module = module
 
-    def forward(self, x: torch.Tensor, condition: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        return self.module.loss_terms(x, condition)
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None, epoch: int) -> dict[str, torch.Tensor]:
+        return self.module.loss_terms(x, condition, epoch)
 
 
 class Trainer:
-    """Minimizes ``module.loss_terms(x)["loss"].mean()`` with Adam (or SGD).
+    """Minimizes ``module.loss_terms(x, condition, epoch)["loss"].mean()`` with Adam (or SGD).
+
+    The 0-based epoch is passed to the module on every step (and to validation), so
+    that terms with scheduled weights (KL warm-up) need no state of their own.
 
     The history is a dict of per-epoch lists: ``train_<term>`` and ``val_<term>`` for
     every loss term, plus ``epoch`` and ``seconds``.  With ``early_stopping`` the
@@ -196,21 +186,22 @@ class Trainer:
 
     def fit(
         self,
-        module: AutoencoderModule,
+        module: BaseModule,
         x_train: torch.Tensor,
         x_val: torch.Tensor | None = None,
         condition_train: torch.Tensor | None = None,
         condition_val: torch.Tensor | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> dict[str, list]:
-        flush = x_train.device.type == "cpu" and not _flushes_denormals()
-        if flush:
-            torch.set_flush_denormal(True)
-        try:
+        if x_train.shape[0] < module.min_batch:
+            raise ValueError(
+                f"{self.config.description}: its loss needs batches of at least {module.min_batch} rows "
+                f"(a batch statistic), but there are {x_train.shape[0]} training rows; pass more data "
+                "(or a smaller validation_fraction)."
+            )
+        # On CPU, denormal Adam moments slow every step; the caller's numerics are restored afterwards.
+        with denormals_flushed() if x_train.device.type == "cpu" else contextlib.nullcontext():
             return self._fit(module, x_train, x_val, condition_train, condition_val, checkpoint)
-        finally:
-            if flush:  # the calling thread's flag: leave the caller's numerics as they were
-                torch.set_flush_denormal(False)
 
     def _fit(self, module, x_train, x_val, condition_train, condition_val, checkpoint) -> dict[str, list]:
         cfg = self.config
@@ -256,13 +247,12 @@ class Trainer:
         for epoch in progress:
             started = time.perf_counter()
             module.train()
-            module.begin_epoch(epoch)
             order = torch.randperm(n, generator=permutation_rng).to(device)
             totals: torch.Tensor | None = None
             names: list[str] = []
             seen = 0
-            steps_per_epoch = math.ceil(n / cfg.batch_size)
-            for step, index in enumerate(batched(n, cfg.batch_size, order), start=1):
+            steps_per_epoch = sum(1 for _ in batched(n, cfg.batch_size, min_batch=module.min_batch))
+            for step, index in enumerate(batched(n, cfg.batch_size, order, module.min_batch), start=1):
                 if cfg.learning_rate_schedule != "constant":
                     done = (epoch * steps_per_epoch + step - 1) / (cfg.epochs * steps_per_epoch)
                     for group in optimizer.param_groups:
@@ -272,7 +262,7 @@ class Trainer:
                         continue  # a last batch too small to give every rank a sample
                     index = index.tensor_split(ctx.world_size)[ctx.rank]
                 with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
-                    terms = step_model(x_train[index], _take(condition_train, index))
+                    terms = step_model(x_train[index], _take(condition_train, index), epoch)
                 loss = terms["loss"].mean()
                 if not _all_finite(loss, ctx):
                     raise self._diverged(module, best_state, best_epoch, epoch + 1, step, history)
@@ -297,7 +287,7 @@ class Trainer:
                 history.setdefault(f"train_{name}", []).append(value)
             monitored = train_means["loss"]
             if x_val is not None and x_val.shape[0] > 0:
-                for name, value in _validation_terms(module, x_val, condition_val, names, ctx).items():
+                for name, value in _validation_terms(module, x_val, condition_val, names, ctx, epoch).items():
                     history.setdefault(f"val_{name}", []).append(value)
                 monitored = history["val_loss"][-1]
             history["epoch"].append(epoch + 1)
@@ -350,20 +340,21 @@ def _all_finite(loss: torch.Tensor, ctx: distributed.DistributedContext) -> bool
 
 
 def _validation_terms(
-    module: AutoencoderModule,
+    module: BaseModule,
     x_val: torch.Tensor,
     condition_val: torch.Tensor | None,
     names: list[str],
     ctx: distributed.DistributedContext,
+    epoch: int,
 ) -> dict[str, float]:
-    """Validation means; under torchrun each rank evaluates its share and the sums are combined."""
+    """Validation means at ``epoch``'s term weights; under torchrun each rank evaluates its share."""
     if not ctx.enabled:
-        return evaluate_terms(module, x_val, condition_val)
+        return evaluate_terms(module, x_val, condition_val, epoch=epoch)
     start, stop = distributed.shard_bounds(x_val.shape[0], ctx)
     sums = torch.zeros(len(names) + 1, dtype=torch.float64)
     if stop > start:
         shard_condition = None if condition_val is None else condition_val[start:stop]
-        means = evaluate_terms(module, x_val.narrow(0, start, stop - start), shard_condition)
+        means = evaluate_terms(module, x_val.narrow(0, start, stop - start), shard_condition, epoch=epoch)
         sums = torch.tensor([means[name] * (stop - start) for name in names] + [stop - start], dtype=torch.float64)
     sums = distributed.all_reduce_sum(sums)
     return {name: float(sums[i] / sums[-1]) for i, name in enumerate(names)}

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.metrics.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
+from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
 
 PROBABILISTIC_SCORES = ("elbo", "log_likelihood")
 SCORES = (*RECONSTRUCTION_METRICS, *PROBABILISTIC_SCORES)

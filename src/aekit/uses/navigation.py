@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from aekit.utils.checks import check_positive_int
+
 INTERPOLATION_METHODS = ("slerp", "linear")
 _PARALLEL_TOLERANCE = 1e-7
 
@@ -29,9 +31,7 @@ def interpolate_codes(z_a: np.ndarray, z_b: np.ndarray, n_steps: int = 8, method
     the segment, it does not pass through low-norm codes, which are atypical under a
     Gaussian prior in many dimensions (White, 2016).
     """
-    from aekit.estimators.base import _check_positive_int  # late: the estimators import this package
-
-    _check_positive_int("n_steps", n_steps, minimum=2)
+    check_positive_int("n_steps", n_steps, minimum=2)
     if method not in INTERPOLATION_METHODS:
         raise ValueError(f"method must be one of {INTERPOLATION_METHODS}; got {method!r}.")
     z_a, z_b = np.asarray(z_a, dtype=np.float64), np.asarray(z_b, dtype=np.float64)

@@ -22,6 +22,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from aekit.utils.files import atomic_write
+
 FONT_SIZE = 10
 TILE_INCHES = 0.78  # one sample at dpi 100 is ~78 px: an 8x8 digit is still crisp, MNIST still fits 10 across
 LABEL_INCHES = 2.1  # room for the row names on the left
@@ -443,8 +445,6 @@ def figure_png(fig: Figure) -> bytes:
 def save_figure(fig: Figure, path: str | os.PathLike) -> None:
     """Write the figure as a PNG file, atomically."""
     from pathlib import Path
-
-    from aekit.persistence import atomic_write
 
     png = figure_png(fig)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from aekit.utils.files import atomic_write
 from aekit.viz.figures import figure_png
 
 STYLE = """
@@ -141,6 +142,4 @@ def render_report(
 
 def write_report(path: str | os.PathLike, text: str) -> None:
     """Write the report atomically (UTF-8)."""
-    from aekit.persistence import atomic_write
-
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

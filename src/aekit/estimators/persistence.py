@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,14 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from aekit.estimators import registry
+from aekit.estimators.params import SHARED_PARAMS
+from aekit.utils.files import atomic_write
+from aekit.utils.runtime import resolve_device
+
 FORMAT_NAME = "aekit"
-FORMAT_VERSION = 1
+# 2: "estimator" holds the registry key ("aekit.VAE"); version 1 files named aekit's classes bare.
+FORMAT_VERSION = 2
 _MODULE_PREFIX = "module."
 _ARRAY_PREFIX = "array."
 
@@ -41,42 +45,6 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"cannot store {type(value).__name__} in a model file's JSON config")
-
-
-def atomic_write(path: str | os.PathLike, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``.
-
-    The temporary file lies in a private folder ``.<name>.XXXXXXXX.tmp`` beside
-    ``path``, because a writer may make temporaries of its own next to the file it
-    is given (safetensors writes through a ``.tmpXXXXXX`` and renames it): a crash
-    then leaves nothing but that one folder, which :func:`remove_stale_temporaries`
-    recognises.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    tmp = folder / path.name
-    try:
-        write(str(tmp))
-        # Writers may create the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def remove_stale_temporaries(path: str | os.PathLike) -> None:
-    """Delete what an :func:`atomic_write` to ``path`` killed mid-write left behind."""
-    path = Path(path)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        if stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:  # earlier builds of aekit wrote the temporary file itself there
-            stale.unlink(missing_ok=True)
 
 
 def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
@@ -100,7 +68,7 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
-        "estimator": type(estimator).__name__,
+        "estimator": registry.registry_key(type(estimator)),
         "config": json.dumps(config),
     }
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
@@ -130,7 +98,7 @@ def _check_config(estimator: Any) -> None:
         not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)
         or math.prod(input_shape) != estimator.n_features_in_
         or math.prod(model_shape) != estimator.n_features_in_
-        or estimator.architecture_ not in ("mlp", "conv")
+        or estimator.architecture_ not in set(SHARED_PARAMS["architecture"].constraint.options) - {"auto"}
     ):
         raise ValueError(
             f"input shape {input_shape}, model shape {model_shape}, {estimator.n_features_in_} features "
@@ -145,8 +113,6 @@ def load_estimator(path: str | os.PathLike) -> Any:
     aekit model, was written by a newer format, or its weights do not match its
     configuration.
     """
-    from aekit.estimators.base import BaseAutoEncoder, resolve_device
-
     path = Path(path)
     metadata, tensors = _read(path)
     if metadata.get("format") != FORMAT_NAME:
@@ -162,9 +128,12 @@ def load_estimator(path: str | os.PathLike) -> Any:
             f"{path} was written in aekit model format {version}, newer than this aekit reads "
             f"({FORMAT_VERSION}); upgrade aekit to load it."
         )
-    cls = BaseAutoEncoder.registry.get(metadata.get("estimator", ""))
+    cls = registry.lookup(str(metadata.get("estimator", "")))
     if cls is None:
-        raise ModelFileError(f"{path} holds an unknown estimator {metadata.get('estimator')!r}.")
+        raise ModelFileError(
+            f"{path} holds an unknown estimator {metadata.get('estimator')!r}; if it is a class of your own, "
+            "import the module that defines it before calling aekit.load."
+        )
     try:
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         estimator = cls(**params)

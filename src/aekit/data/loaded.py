@@ -1,0 +1,18 @@
+"""What every loader returns: the arrays read from a file, with labels and a test split when it has them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class LoadedData:
+    """Arrays read from a file; the test split and labels are present when the file has them."""
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    kind: str = "array"  # "array", "images" (uint8 pixels) or "table" (CSV)
