@@ -496,7 +496,8 @@ def make_flow(
     Returns
     -------
     Flow
-        The ActNorms initialise from the first batch given to ``log_prob``.
+        Its ActNorms initialise from the first batch that goes through ``log_prob``
+        or ``transform``; pass training data through once before sampling.
     """
     if kind not in FLOW_KINDS:
         raise ValueError(f"kind={kind!r} is not one of {FLOW_KINDS}.")
