@@ -10,21 +10,35 @@ from aekit.metrics.detection import auroc, average_precision
 from aekit.metrics.likelihood import active_units, elbo, kl_per_dimension, log_likelihood
 from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
 from aekit.metrics.representation import knn_accuracy, linear_probe_accuracy, trustworthiness
+from aekit.metrics.sample_quality import (
+    FeatureSpace,
+    conditional_sample_accuracy,
+    fit_feature_extractor,
+    frechet_distance,
+    precision_recall,
+    sample_quality,
+)
 
 __all__ = [
+    "FeatureSpace",
     "RECONSTRUCTION_METRICS",
     "active_units",
     "ari",
     "auroc",
     "average_precision",
     "clustering_accuracy",
+    "conditional_sample_accuracy",
     "elbo",
+    "fit_feature_extractor",
+    "frechet_distance",
     "kl_per_dimension",
     "kmeans_clustering_scores",
     "knn_accuracy",
     "linear_probe_accuracy",
     "log_likelihood",
     "nmi",
+    "precision_recall",
     "reconstruction_error",
+    "sample_quality",
     "trustworthiness",
 ]
