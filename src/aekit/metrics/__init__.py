@@ -7,24 +7,40 @@ too).  Each wraps scikit-learn or SciPy where they already do the job.
 
 from aekit.metrics.clustering import ari, clustering_accuracy, kmeans_clustering_scores, nmi
 from aekit.metrics.detection import auroc, average_precision
+from aekit.metrics.disentanglement import (
+    DCIScores,
+    FactorVAEScores,
+    dci,
+    factor_vae_score,
+    gaussian_total_correlation,
+    mig,
+    sap,
+)
 from aekit.metrics.likelihood import active_units, elbo, kl_per_dimension, log_likelihood
 from aekit.metrics.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
 from aekit.metrics.representation import knn_accuracy, linear_probe_accuracy, trustworthiness
 
 __all__ = [
+    "DCIScores",
+    "FactorVAEScores",
     "RECONSTRUCTION_METRICS",
     "active_units",
     "ari",
     "auroc",
     "average_precision",
     "clustering_accuracy",
+    "dci",
     "elbo",
+    "factor_vae_score",
+    "gaussian_total_correlation",
     "kl_per_dimension",
     "kmeans_clustering_scores",
     "knn_accuracy",
     "linear_probe_accuracy",
     "log_likelihood",
+    "mig",
     "nmi",
     "reconstruction_error",
+    "sap",
     "trustworthiness",
 ]
