@@ -112,11 +112,16 @@ def _check_factors(factors: np.ndarray) -> np.ndarray:
         raise ValueError("factors contain NaN or infinite values; pass finite factor values.")
     shape, scale, _, pos_x, pos_y = factors.T
     if not np.isin(shape, SHAPES_FACTOR_VALUES["shape"]).all():
-        raise ValueError(f"the shape column must hold {sorted(SHAPES_SHAPE_NAMES.items())}; got {np.unique(shape)}.")
-    if scale.min() < 0.5 or scale.max() > 1.0:
-        raise ValueError(f"scale must lie in [0.5, 1] (larger shapes would leave the frame); got [{scale.min()}, {scale.max()}].")
+        raise ValueError(
+            f"the shape column must hold {sorted(SHAPES_SHAPE_NAMES.items())}; got values {np.unique(shape)}."
+        )
+    # Written as "any outside" so that an empty factors array passes.
+    if ((scale < 0.5) | (scale > 1.0)).any():
+        raise ValueError(
+            f"scale must lie in [0.5, 1] (larger shapes would leave the frame); got [{scale.min()}, {scale.max()}]."
+        )
     for name, column in (("pos_x", pos_x), ("pos_y", pos_y)):
-        if column.min() < 0.0 or column.max() > 1.0:
+        if ((column < 0.0) | (column > 1.0)).any():
             raise ValueError(f"{name} must lie in [0, 1]; got [{column.min()}, {column.max()}].")
     return factors
 
