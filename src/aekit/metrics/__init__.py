@@ -1,4 +1,5 @@
-"""Evaluation functions: reconstruction, likelihood, detection, representation, clustering.
+"""Evaluation functions: reconstruction, likelihood, detection, representation, clustering,
+disentanglement and the quality of generated samples.
 
 Metrics that need a model take a fitted estimator and data; the others take codes
 (``est.transform(X)``), labels or scores, so they apply to any representation (PCA's
@@ -7,10 +8,19 @@ too).  Each wraps scikit-learn or SciPy where they already do the job.
 
 from aekit.metrics.clustering import ari, clustering_accuracy, kmeans_clustering_scores, nmi
 from aekit.metrics.detection import auroc, average_precision
+from aekit.metrics.disentanglement import (
+    DCIScores,
+    FactorVAEScores,
+    dci,
+    factor_vae_score,
+    gaussian_total_correlation,
+    mig,
+    sap,
+)
 from aekit.metrics.likelihood import active_units, elbo, kl_per_dimension, log_likelihood
 from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
 from aekit.metrics.representation import knn_accuracy, linear_probe_accuracy, trustworthiness
-from aekit.metrics.sample_quality import (
+from aekit.metrics.generative import (
     FeatureSpace,
     conditional_sample_accuracy,
     fit_feature_extractor,
@@ -20,6 +30,8 @@ from aekit.metrics.sample_quality import (
 )
 
 __all__ = [
+    "DCIScores",
+    "FactorVAEScores",
     "FeatureSpace",
     "RECONSTRUCTION_METRICS",
     "active_units",
@@ -28,17 +40,22 @@ __all__ = [
     "average_precision",
     "clustering_accuracy",
     "conditional_sample_accuracy",
+    "dci",
     "elbo",
+    "factor_vae_score",
     "fit_feature_extractor",
     "frechet_distance",
+    "gaussian_total_correlation",
     "kl_per_dimension",
     "kmeans_clustering_scores",
     "knn_accuracy",
     "linear_probe_accuracy",
     "log_likelihood",
+    "mig",
     "nmi",
     "precision_recall",
     "reconstruction_error",
     "sample_quality",
+    "sap",
     "trustworthiness",
 ]
