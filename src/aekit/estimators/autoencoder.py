@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from torch import nn
 
@@ -33,7 +33,7 @@ class AutoEncoder(BaseAutoEncoder):
     }
     _module_cls = AutoEncoderModule
     cli_name = "ae"
-    tour_rank: ClassVar[int | None] = 1
+    tour_rank = 1
 
     @classmethod
     def tour_params(cls, latent_dim: int, unit_range: bool) -> dict[str, Any]:

@@ -115,9 +115,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     _param_table: ClassVar[dict[str, Param]] = SHARED_PARAMS
     #: The torch module a family builds (from :meth:`_module_parts` and :meth:`_loss_terms`).
     _module_cls: ClassVar[type[BaseModule]]
-    #: ``aekit train`` name of the model (None: not offered by the CLI).
+    #: ``aekit train`` name of the model (None: not offered by the CLI); each class declares its own.
     cli_name: ClassVar[str | None] = None
-    #: Position in ``aekit tour`` (None: not in the tour); see :meth:`tour_params`.
+    #: Position in ``aekit tour`` (None: not in the tour; not inherited); see :meth:`tour_params`.
     tour_rank: ClassVar[int | None] = None
     transform_batch_size: ClassVar[int] = 4096
     # Models with a prior (VAE, WAE) sample from it; the others from a density fitted on their codes.

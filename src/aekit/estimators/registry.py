@@ -37,11 +37,11 @@ def library_estimators() -> list[type]:
 
 
 def cli_models() -> dict[str, type]:
-    """``aekit train`` names (each class's ``cli_name``) of aekit's estimators."""
-    return {cls.cli_name: cls for cls in library_estimators() if getattr(cls, "cli_name", None)}
+    """``aekit train`` names of aekit's estimators: each class's own ``cli_name`` (never inherited)."""
+    return {vars(cls)["cli_name"]: cls for cls in library_estimators() if vars(cls).get("cli_name")}
 
 
 def tour_family() -> list[Any]:
-    """aekit's estimators that take part in ``aekit tour``, in their ``tour_rank`` order."""
-    members = [cls for cls in library_estimators() if getattr(cls, "tour_rank", None) is not None]
-    return sorted(members, key=lambda cls: cls.tour_rank)
+    """aekit's estimators in ``aekit tour``: those declaring a ``tour_rank`` themselves, in its order."""
+    members = [cls for cls in library_estimators() if vars(cls).get("tour_rank") is not None]
+    return sorted(members, key=lambda cls: vars(cls)["tour_rank"])

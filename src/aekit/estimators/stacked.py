@@ -83,7 +83,6 @@ class StackedAutoEncoder(AutoEncoder):
         "noise_level": Param(0.3, Real(), "Standard deviation or fraction for pretrain_noise."),
     }
     cli_name = "stacked"
-    tour_rank = None
 
     def _validate_own_params(self) -> None:
         if self.architecture == "conv":

@@ -17,6 +17,7 @@ import contextlib
 import copy
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -199,6 +200,14 @@ class Trainer:
                 f"(a batch statistic), but there are {x_train.shape[0]} training rows; pass more data "
                 "(or a smaller validation_fraction)."
             )
+        if x_val is not None and 0 < x_val.shape[0] < module.min_batch:
+            warnings.warn(
+                f"{self.config.description}: the validation split has {x_val.shape[0]} row(s), fewer than the "
+                f"{module.min_batch} its loss's batch statistics need; training without validation (early "
+                "stopping watches the training loss). Pass more data or validation_fraction=0.",
+                stacklevel=3,
+            )
+            x_val = None
         # On CPU, denormal Adam moments slow every step; the caller's numerics are restored afterwards.
         with denormals_flushed() if x_train.device.type == "cpu" else contextlib.nullcontext():
             return self._fit(module, x_train, x_val, condition_train, condition_val, checkpoint)
