@@ -5,24 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# Spinning OpenMP threads starve each other (and the subprocesses that some tests start)
-# on a 2-core machine: measured 3-10x slower steps under load. Must be set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-import aekit  # noqa: E402
+import aekit
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_PATH = Path(os.environ.get("AEKIT_MNIST", REPO.parent / "shared" / "data" / "mnist.npz"))
-
-# The test models are small: one thread was 1.5-2x faster than two here (digits AE + VAE,
-# 20 epochs: 4.8 s vs 10.2 s), and it makes float sums independent of the core count.
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

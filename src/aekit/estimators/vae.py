@@ -211,8 +211,7 @@ class VAE(BaseAutoEncoder):
         ``log p(x) ~= logsumexp_k(log p(x, z_k) - log q(z_k|x)) - log k`` with
         ``z_k ~ q(z|x)``.  Work is split into chunks of inputs and importance samples
         so that at most ``max_batch_elements`` decoded values live at once, whatever the
-        number of inputs: k=5000 on MNIST (784-256-16 MLP) peaked at about 0.8 GB above
-        the resident process (benchmarks/regularizers.py), for 100 or 10k images alike.  A conditional VAE
+        number of inputs (measured: benchmarks/README.md).  A conditional VAE
         estimates log p(x | y) and needs the labels ``y``.
         """
         check_positive_int("n_samples", n_samples)
