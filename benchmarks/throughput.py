@@ -13,8 +13,8 @@ trained with batch 128 on x_train[:50000] through the public API.  Reported:
   (lr 1e-3) and epochs, trained in the same run, and the epoch-time ratio.
 
 Every training run happens in a fresh Python process that imports only the library
-it times, so each library runs as its users get it: importing aekit flushes denormals
-on torch's worker threads, which would otherwise speed up pythae in the same process
+it times, so each library runs as its users get it: aekit's first fit starts torch's
+worker threads with denormals flushed, which would otherwise speed up pythae in the same process
 (``--pythae-flush-denormal`` adds that configuration as a third row).  With
 ``--rounds R`` the libraries are trained alternately R times each (the machine may be
 shared; alternating spreads load changes over all of them).

@@ -144,6 +144,7 @@ def test_autoencoder_samples_look_like_the_data(image_ae, digits):
 def test_code_density_matches_the_codes_and_survives_save_load(image_ae, digits, tmp_path):
     X, _ = digits
     codes = image_ae.transform(X[:1400])
+    image_ae.sample(1, random_state=0)  # the mixture is fitted on the first draw
     assert image_ae.code_density_means_.shape == (10, 6)
     np.testing.assert_allclose(image_ae.code_density_weights_.sum(), 1.0)
     mixture_mean = image_ae.code_density_weights_ @ image_ae.code_density_means_
@@ -151,6 +152,17 @@ def test_code_density_matches_the_codes_and_survives_save_load(image_ae, digits,
     path = tmp_path / "ae.aekit"
     image_ae.save(path)
     np.testing.assert_array_equal(aekit.load(path).sample(5, random_state=3), image_ae.sample(5, random_state=3))
+
+
+def test_the_code_density_is_fitted_on_first_use_and_samples_the_same_saved_or_not(digits, tmp_path):
+    X, _ = digits
+    params = dict(latent_dim=3, hidden=(16,), epochs=2, random_state=0)
+    unsaved, saved = aekit.AutoEncoder(**params).fit(X[:300]), aekit.AutoEncoder(**params).fit(X[:300])
+    assert not hasattr(unsaved, "code_density_weights_")  # fit itself pays nothing for sampling
+    saved.save(tmp_path / "ae.safetensors")
+    loaded = aekit.load(tmp_path / "ae.safetensors")
+    np.testing.assert_array_equal(loaded.sample(6, random_state=2), unsaved.sample(6, random_state=2))
+    np.testing.assert_array_equal(saved.sample(6, random_state=2), unsaved.sample(6, random_state=2))
 
 
 def test_vae_samples_from_the_prior(image_vae):

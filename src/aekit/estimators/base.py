@@ -423,18 +423,32 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             del self._checkpoint
         self.n_epochs_ = len(self.history_["epoch"])
         if not self._samples_from_prior:
-            self._fit_code_density(x_train, None if c is None else c[train_idx], rng)
+            self._keep_codes_for_density(x_train, None if c is None else c[train_idx], rng)
         return self
 
-    def _fit_code_density(self, x: torch.Tensor, condition: torch.Tensor | None, rng: np.random.RandomState) -> None:
-        """Fit the Gaussian mixture on training codes that :meth:`sample` draws from."""
+    def _keep_codes_for_density(self, x: torch.Tensor, condition: torch.Tensor | None, rng: np.random.RandomState) -> None:
+        """Keep the codes of (at most 10,000) training rows for the density :meth:`sample` draws from.
+
+        The mixture itself is fitted on the first :meth:`sample` or :meth:`save`, with a
+        seed drawn here: detectors and grid searches, which never sample, never pay for
+        it, and a model samples the same whether it was saved first or not.
+        """
         keep = torch.as_tensor(np.sort(rng.permutation(x.shape[0])[:MAX_CODES_FOR_DENSITY]), device=x.device)
         codes = self._map_batches(self.module_.encode, x[keep], *(() if condition is None else (condition[keep],)))
-        if np.isfinite(codes).all():
-            density = fit_code_density(codes, random_state=rng)
-            self.code_density_weights_ = density["weights"]
-            self.code_density_means_ = density["means"]
-            self.code_density_covariances_ = density["covariances"]
+        for name in ("code_density_weights_", "code_density_means_", "code_density_covariances_"):
+            self.__dict__.pop(name, None)  # a refit's density is fitted anew
+        self._density_codes = codes if np.isfinite(codes).all() else None
+        self._density_seed = draw_seed(rng)
+
+    def _fit_code_density(self) -> None:
+        """Fit the Gaussian mixture on the kept training codes, once."""
+        if hasattr(self, "code_density_weights_") or getattr(self, "_density_codes", None) is None:
+            return
+        density = fit_code_density(self._density_codes, random_state=self._density_seed)
+        self.code_density_weights_ = density["weights"]
+        self.code_density_means_ = density["means"]
+        self.code_density_covariances_ = density["covariances"]
+        self._density_codes = None
 
     # ------------------------------------------------------------------ transforms
     @property
@@ -490,10 +504,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Decode ``n_samples`` codes drawn from the prior, or from a density fitted on the training codes.
 
         A model with a prior (VAE, WAE) draws from N(0, I).  A deterministic
-        autoencoder has none, so at the end of :meth:`fit` a 10-component
-        full-covariance Gaussian mixture is fitted to the codes of (at most 10,000)
-        training samples; see :mod:`aekit.estimators.code_density`.  Returns decoder
-        means in the training input's shape.
+        autoencoder has none, so a 10-component full-covariance Gaussian mixture
+        (``code_density_*_``) is fitted to the codes of (at most 10,000) training
+        samples, on the first call (or on :meth:`save`); see
+        :mod:`aekit.estimators.code_density`.  Returns decoder means in the training
+        input's shape.
         """
         return self.inverse_transform(self._draw_codes(n_samples, random_state))
 
@@ -502,6 +517,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_positive_int("n_samples", n_samples)
         if self._samples_from_prior:
             return check_random_state(random_state).standard_normal((n_samples, self.latent_dim)).astype(np.float32)
+        self._fit_code_density()
         if not hasattr(self, "code_density_weights_"):
             raise ValueError(
                 f"This {type(self).__name__} has no code density to sample from: its training codes "
@@ -523,6 +539,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ persistence
     def save(self, path: str) -> None:
         """Write weights (safetensors) and configuration (JSON) atomically to ``path``."""
+        if not self._samples_from_prior:
+            self._fit_code_density()  # the file keeps the density, so a loaded model samples the same
         save_estimator(self, path)
 
     def _fitted_attributes(self) -> dict[str, Any]:
