@@ -40,7 +40,7 @@ from aekit.train.checkpoint import Checkpoint, checkpoint_path
 from aekit.train.sources import MappedArray, MappedSource, should_stream
 from aekit.train.trainer import TrainConfig, Trainer, TrainingDivergedError
 from aekit.utils.checks import check_positive_int
-from aekit.utils.runtime import draw_seed, resolve_device, torch_seeded
+from aekit.utils.runtime import denormals_flushed, draw_seed, resolve_device, torch_seeded
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -379,6 +379,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (a ValueError) if the loss becomes NaN; the estimator then holds the best
         finite weights so far.
         """
+        # Flushed from the start: torch's worker threads, which copy the flag when the first
+        # parallel operation (e.g. gathering the training rows) creates them, then flush too.
+        with denormals_flushed():
+            return self._fit(X, y, checkpoint_dir, resume)
+
+    def _fit(self, X: Any, y: Any, checkpoint_dir: str | None, resume: bool) -> BaseAutoEncoder:
         self._validate_params()
         X = self._validate_X(X, reset=True)
         condition = self._prepare_fit(X, y)

@@ -54,8 +54,9 @@ def denormals_flushed() -> Iterator[None]:
     first parallel operation.  Created without them, the worker half of a 2-thread
     training step slows down as Adam's second moments turn denormal (measured: MLP VAE
     epochs drift from 1.9 s to 2.7 s on MNIST; created with them they stay at 1.9 s).
-    So the first training in a process that has not yet run a parallel operation starts
-    the pool under the flags.  Nothing of this happens at import: a process that never
+    So the first ``fit`` in a process that has not yet run a parallel operation starts
+    the pool under the flags (a process whose own code started the pool first keeps
+    its workers as they are).  Nothing of this happens at import: a process that never
     trains keeps torch's numerics untouched, and the calling thread's flag is restored
     on exit.  The workers a first fit started keep flushing (a thread's flags cannot be
     set from outside it).
