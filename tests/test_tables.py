@@ -294,3 +294,12 @@ def test_cli_trains_on_the_raw_penguins_file(tmp_path):
         warnings.simplefilter("error")
         assert main(["score", str(run), str(PENGUINS), "--out", str(tmp_path / "s.npy")]) == 0
     assert np.isfinite(np.load(tmp_path / "s.npy")).all()
+
+
+def test_tour_on_a_mixed_table_shows_the_tabular_figures(tmp_path, people):
+    out = tmp_path / "tour"
+    assert main(["tour", "--data", str(people), "--out", str(out), "--quick"]) == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Category embeddings" in html and "Which columns make a row anomalous" in html
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["TabularAutoEncoder"]["reconstruction"]) >= {"x1", "size"}

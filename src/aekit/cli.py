@@ -234,6 +234,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_tour(args: argparse.Namespace) -> None:
     from aekit.tour import run_tour
 
+    if args.data and Path(args.data).suffix.lower() in table_runs.TABLE_SUFFIXES:
+        loaded = load_data(args.data)
+        if not isinstance(loaded.X, np.ndarray):  # categories or gaps: the table tour
+            from aekit.table_tour import run_table_tour
+
+            run_table_tour(loaded.frame, args.data, out=args.out, quick=args.quick)
+            return
+
     run_tour(data=args.data, out=args.out, quick=args.quick, novel_class=args.novel_class)
 
 
