@@ -23,6 +23,7 @@ from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
 from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
+from aekit import table_runs
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import checkpoint_path
 from aekit.train.sources import should_stream
@@ -98,16 +99,25 @@ def write_array(path: str, n_rows: int, blocks: Iterable[np.ndarray]) -> tuple[i
 
 
 # ---------------------------------------------------------------------------- commands
+def _columns(text: str | None) -> list[str]:
+    return [c.strip() for c in (text or "").split(",") if c.strip()]
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     cls = registry.cli_models()[args.model]
-    loaded = load_data(args.data)
+    loaded = load_data(args.data, drop=_columns(args.drop))
     X = loaded.X
-    preprocessing = Preprocessing.fit(X, loaded.kind)
+    table = table_runs.wants_table_model(loaded, _columns(args.categorical), _columns(args.numeric))
+    if table:  # categorical columns or gaps: the table form of the model (schema.json in the run folder)
+        cls = table_runs.table_class(args.model)
+        X = loaded.frame
+    preprocessing = Preprocessing() if table else Preprocessing.fit(X, loaded.kind)
     params = {
         **{name: getattr(args, name) for name in _train_flags() if getattr(args, name) is not None},
         "random_state": args.seed,
         "verbose": 0 if args.quiet else 1,
         **_model_params(cls, args.param or []),
+        **({"categorical": _columns(args.categorical) or None, "numeric": _columns(args.numeric) or None} if table else {}),
     }
     try:
         estimator = cls(**params)
@@ -117,14 +127,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.resume and not checkpoint_path(out).is_file():
         print(f"aekit train: no checkpoint in {out} yet; starting from the first epoch", file=sys.stderr)
     # A file too large for memory is scaled batch by batch as it is read.
-    X_fit = MappedArray(X, preprocessing.apply) if should_stream(X) else preprocessing.apply(X)
+    X_fit = X if table else MappedArray(X, preprocessing.apply) if should_stream(X) else preprocessing.apply(X)
     started = time.perf_counter()
     estimator.fit(X_fit, checkpoint_dir=out, resume=args.resume)
     seconds = time.perf_counter() - started
     if not distributed.is_main_process():
         return  # under torchrun, rank 0 writes the run folder
     estimator.save(out / MODEL_FILE)
-    preprocessing.save(out / PREPROCESSING_FILE)
+    if table:
+        table_runs.save_table_run(estimator, out)
+    else:
+        preprocessing.save(out / PREPROCESSING_FILE)
     summary = {
         "command": " ".join(["aekit", *sys.argv[1:]]) if sys.argv else "aekit train",
         "model": args.model,
@@ -174,9 +187,13 @@ DATA_COMMANDS = {
 
 
 def cmd_apply(args: argparse.Namespace) -> None:
+    if table_runs.is_table_run(args.run_dir):
+        return _apply_table(args)
+    if args.command == "impute":
+        raise UserError(f"{args.run_dir} was not trained on a table; impute fills gaps of CSV/Parquet tables.")
     command = DATA_COMMANDS[args.command]
     estimator, preprocessing = load_run(args.run_dir)
-    X = load_data(args.data).X
+    X = load_data(args.data, drop=_columns(args.drop)).X
 
     def run(model_input: np.ndarray) -> np.ndarray:
         result = command.apply(estimator, model_input)
@@ -191,6 +208,22 @@ def cmd_apply(args: argparse.Namespace) -> None:
     print(f"wrote {args.command} output {shape} to {args.out}")
 
 
+def _apply_table(args: argparse.Namespace) -> None:
+    """encode / score / reconstruct / impute with a table run: the file is checked against its schema."""
+    loaded = load_data(args.data, drop=_columns(args.drop))
+    if loaded.frame is None:
+        raise UserError(f"{args.run_dir} holds a table model; pass a CSV or Parquet table, not {args.data}.")
+    frame = table_runs.check_against_run(args.run_dir, loaded.frame, str(args.data))
+    estimator, _ = load_run(args.run_dir)
+    result = table_runs.apply_to_table(args.command, estimator, frame)
+    if hasattr(result, "columns"):
+        table_runs.write_frame(result, args.out)
+        shape = result.shape
+    else:
+        shape = write_array(args.out, len(result), [np.asarray(result)])
+    print(f"wrote {args.command} output {tuple(shape)} to {args.out}")
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     estimator, preprocessing = load_run(args.run_dir)
     samples = preprocessing.invert(estimator.sample(args.n, random_state=args.seed))
@@ -200,6 +233,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_tour(args: argparse.Namespace) -> None:
     from aekit.tour import run_tour
+
+    if args.data and Path(args.data).suffix.lower() in table_runs.TABLE_SUFFIXES:
+        loaded = load_data(args.data)
+        if not isinstance(loaded.X, np.ndarray):  # categories or gaps: the table tour
+            from aekit.table_tour import run_table_tour
+
+            run_table_tour(loaded.frame, args.data, out=args.out, quick=args.quick)
+            return
 
     run_tour(data=args.data, out=args.out, quick=args.quick, novel_class=args.novel_class)
 
@@ -281,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=None if choices else name.upper(),
             help=f"{' '.join(param.doc.split())} (default: {param.default!r})",
         )
+    train.add_argument("--drop", metavar="COL,...", help="table columns to leave out (e.g. an identifier)")
+    train.add_argument(
+        "--categorical", metavar="COL,...",
+        help="table columns to treat as categories besides the inferred ones (strings, booleans), e.g. year",
+    )  # fmt: skip
+    train.add_argument("--numeric", metavar="COL,...", help="table columns to treat as numbers whatever their type")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
         "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"
@@ -293,15 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(func=cmd_train)
 
-    for name, command in DATA_COMMANDS.items():
+    impute = DataCommand("table with every missing cell filled from the model (table runs), as CSV or Parquet", None, False)
+    for name, command in {**DATA_COMMANDS, "impute": impute}.items():
         sub = commands.add_parser(
             name,
             help=f"write the {command.what} of DATA with a trained model",
-            epilog=f"Example: aekit {name} runs/model data.npy --out {name}.npy",
+            epilog=f"Example: aekit {name} runs/model data.npy --out {name}.npy"
+            if name != "impute" else "Example: aekit impute runs/people people.csv --drop id --out filled.csv",
         )
         sub.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
-        sub.add_argument("data", metavar="DATA", help=".npy, .npz or .csv file, or a folder of images")
-        sub.add_argument("--out", required=True, help="output .npy or .csv file")
+        sub.add_argument("data", metavar="DATA", help=".npy, .npz, .csv or .parquet file, or a folder of images")
+        sub.add_argument("--out", required=True, help="output .npy or .csv file (a table's reconstruction: .csv or .parquet)")
+        sub.add_argument("--drop", metavar="COL,...", help="table columns to leave out, as in training")
         sub.set_defaults(func=cmd_apply)
 
     sample = commands.add_parser(

@@ -46,6 +46,21 @@ class Masking(nn.Module):
         return f"fraction={self.fraction}"
 
 
+class MissingCells(nn.Module):
+    """Marks each cell missing (NaN) independently with probability ``fraction``: the
+    corruption of a table model, which learns to fill gaps from the cells it sees."""
+
+    def __init__(self, fraction: float):
+        super().__init__()
+        self.fraction = float(fraction)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(torch.rand_like(x) < self.fraction, torch.full_like(x, float("nan")), x)
+
+    def extra_repr(self) -> str:
+        return f"fraction={self.fraction}"
+
+
 class SaltPepper(nn.Module):
     """Sets each value with probability ``fraction`` to ``low`` or ``high`` (even odds)."""
 

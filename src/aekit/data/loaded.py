@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,4 +16,5 @@ class LoadedData:
     y: np.ndarray | None = None
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
-    kind: str = "array"  # "array", "images" (uint8 pixels) or "table" (CSV)
+    kind: str = "array"  # "array", "images" (uint8 pixels) or "table" (CSV, Parquet)
+    frame: Any = None  # tables: the pandas DataFrame as read (X is its float array when all-numeric)

@@ -1,4 +1,4 @@
-"""Read arrays from files: .npy (memory-mapped), .npz (MNIST layout or any named array), .csv.
+"""Read arrays from files: .npy (memory-mapped), .npz (MNIST layout or any named array), CSV/Parquet tables.
 
 Nothing here downloads anything: every loader takes a path.
 """
@@ -12,27 +12,19 @@ import numpy as np
 
 from aekit.data.images import load_image_folder
 from aekit.data.loaded import LoadedData
+from aekit.data.tables import TABLE_SUFFIXES, is_plain_numeric, read_table
 
-SUPPORTED_SUFFIXES = (".npy", ".npz", ".csv")
+SUPPORTED_SUFFIXES = (".npy", ".npz", *TABLE_SUFFIXES)
 _NPZ_DATA_KEYS = ("x_train", "X", "x", "data", "X_train")
 _NPZ_LABEL_KEYS = {"x_train": "y_train", "X_train": "y_train", "X": "y", "x": "y", "data": "target"}
 
 
-def _read_csv(path: Path) -> np.ndarray:
-    with open(path, encoding="utf-8") as f:
-        first = f.readline()
-    try:
-        [float(v) for v in first.strip().split(",")]
-        skip = 0
-    except ValueError:
-        skip = 1  # a header line
-    try:
-        return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=skip, dtype=np.float64)
-    except ValueError as exc:
-        raise ValueError(
-            f"{path}: could not read a numeric table ({exc}). aekit expects comma-separated "
-            "numbers with an optional header line; encode categories as numbers first."
-        ) from None
+def _read_table(path: Path, drop: tuple[str, ...] = ()) -> LoadedData:
+    """A CSV/Parquet table (read with pandas): ``X`` a float array when every column is a
+    number with no gap, else the DataFrame itself; ``frame`` is always the DataFrame."""
+    frame = read_table(path, drop=drop)
+    X = frame.to_numpy(dtype=np.float64) if is_plain_numeric(frame) else frame
+    return LoadedData(X=X, kind="table", frame=frame)
 
 
 def _read_npz(path: Path) -> LoadedData:
@@ -56,8 +48,12 @@ def _read_npz(path: Path) -> LoadedData:
         )
 
 
-def load_data(path: str | os.PathLike) -> LoadedData:
-    """Load a data file by its suffix (.npy is memory-mapped, never read whole), or a folder of images."""
+def load_data(path: str | os.PathLike, drop: tuple[str, ...] | list[str] = ()) -> LoadedData:
+    """Load a data file by its suffix (.npy is memory-mapped, never read whole), or a folder of images.
+
+    Tables (.csv/.tsv/.txt/.parquet) are read with pandas (:func:`aekit.data.tables.read_table`),
+    without the columns ``drop``.
+    """
     path = Path(path)
     if path.is_dir():
         return load_image_folder(path)
@@ -82,6 +78,8 @@ def load_data(path: str | os.PathLike) -> LoadedData:
                 "run code; save a numeric array instead (e.g. np.save(path, X.astype(np.float32)))."
             ) from None
         raise ValueError(f"{path} could not be read as {suffix} ({exc}); is the file complete?") from None
-    if suffix == ".csv":
-        return LoadedData(X=_read_csv(path), kind="table")
+    if suffix in TABLE_SUFFIXES:
+        return _read_table(path, tuple(drop))
+    if drop:
+        raise ValueError(f"{path}: --drop names columns, which only tables (CSV, Parquet) have.")
     raise ValueError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}.")

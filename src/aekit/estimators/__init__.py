@@ -8,6 +8,7 @@ from aekit.estimators.denoising import DenoisingAutoEncoder
 from aekit.estimators.persistence import ModelFileError, load_estimator
 from aekit.estimators.sparse import SparseAutoEncoder
 from aekit.estimators.stacked import StackedAutoEncoder
+from aekit.estimators.tabular import TabularAutoEncoder, TabularVAE
 from aekit.estimators.tcvae import BetaTCVAE
 from aekit.estimators.vae import VAE
 from aekit.estimators.wae import WassersteinAutoEncoder

@@ -7,12 +7,14 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
+from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, feature_errors, reconstruction_error
 
 PROBABILISTIC_SCORES = ("elbo", "log_likelihood")
 SCORES = (*RECONSTRUCTION_METRICS, *PROBABILISTIC_SCORES)
+THRESHOLDS = ("contamination", "fpr")
 
 
 class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -22,14 +24,29 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     ``score_samples`` is higher for more normal inputs, ``decision_function`` is
     negative for outliers, ``predict`` returns +1 for inliers and -1 for outliers, and
     the threshold ``offset_`` is chosen so that a ``contamination`` fraction of the
-    training data falls below it.
+    training data falls below it, or (``threshold="fpr"``) calibrated on held-out inliers
+    so that a fraction ``fpr`` of inliers is flagged.  :meth:`p_values` gives conformal
+    p-values against those held-out scores and :meth:`feature_scores` the error of every
+    column (which features make a row anomalous).
 
     Parameters
     ----------
     estimator : aekit estimator
         Unfitted autoencoder (cloned, then fitted on ``X``), e.g. ``aekit.AutoEncoder()``.
     contamination : float in (0, 0.5], default=0.1
-        Expected fraction of outliers in the training data; sets ``offset_``.
+        Expected fraction of outliers in the training data; sets ``offset_`` when
+        ``threshold="contamination"``.
+    threshold : {"contamination", "fpr"}, default="contamination"
+        "fpr": hold out ``calibration_fraction`` of ``X`` (or use ``fit(X,
+        X_calibration=...)``, rows known to be inliers), fit on the rest and set
+        ``offset_`` so that at most a fraction ``fpr`` of the held-out scores fall below
+        it: a row is flagged exactly when its conformal p-value is at most ``fpr``, so
+        new inliers exchangeable with the held-out ones are flagged at rate <= ``fpr``.
+    fpr : float in (0, 1), default=0.05
+        Target false-positive rate of ``threshold="fpr"``.
+    calibration_fraction : float in (0, 0.9], default=0.2
+        Share of ``X`` held out for calibration with ``threshold="fpr"`` and no
+        ``X_calibration``.
     score : str, default="squared"
         What makes an input normal:
 
@@ -41,13 +58,16 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     n_samples : int, default=100
         Importance samples per input for ``score="log_likelihood"``.
     random_state : int, RandomState or None, default=None
-        Seeds the importance sampling of ``score="log_likelihood"``.
+        Seeds the importance sampling of ``score="log_likelihood"`` and the calibration split.
 
     Attributes
     ----------
     estimator_ : the fitted autoencoder
     offset_ : float
         ``decision_function = score_samples - offset_``.
+    calibration_scores_ : ndarray
+        Sorted scores that :meth:`p_values` compares with: the held-out rows' with
+        ``threshold="fpr"``, else the training rows' (in-sample, so optimistic).
     n_features_in_ : int
 
     Examples
@@ -66,9 +86,15 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         score: str = "squared",
         n_samples: int = 100,
         random_state: Any = None,
+        threshold: str = "contamination",
+        fpr: float = 0.05,
+        calibration_fraction: float = 0.2,
     ):
         self.estimator = estimator
         self.contamination = contamination
+        self.threshold = threshold
+        self.fpr = fpr
+        self.calibration_fraction = calibration_fraction
         self.score = score
         self.n_samples = n_samples
         self.random_state = random_state
@@ -92,18 +118,84 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         )
         if not contamination_ok:
             raise ValueError(f"contamination must be a number in (0, 0.5]; got {self.contamination!r}.")
+        if self.threshold not in THRESHOLDS:
+            raise ValueError(f"threshold must be one of {list(THRESHOLDS)}; got {self.threshold!r}.")
+        for name, value, high in (("fpr", self.fpr, 1.0), ("calibration_fraction", self.calibration_fraction, 0.9)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < high + (name != "fpr") * 1e-12:
+                raise ValueError(f"{name} must be a number in (0, {high:g}{')' if name == 'fpr' else ']'}; got {value!r}.")
         if isinstance(self.n_samples, bool) or not isinstance(self.n_samples, numbers.Integral) or self.n_samples < 1:
             raise ValueError(f"n_samples must be an integer >= 1; got {self.n_samples!r}.")
 
-    def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
-        """Fit a clone of ``estimator`` on ``X`` (assumed mostly normal) and set ``offset_``. ``y`` is ignored."""
+    def fit(self, X: Any, y: Any = None, X_calibration: Any = None) -> AnomalyDetector:
+        """Fit a clone of ``estimator`` on ``X`` (assumed mostly normal) and set ``offset_``. ``y`` is ignored.
+
+        With ``threshold="fpr"`` the threshold is calibrated on ``X_calibration`` (inliers)
+        when given, else on a random ``calibration_fraction`` of ``X`` kept out of training.
+        """
         self._validate_params()
+        if self.threshold == "fpr" and X_calibration is None:
+            n = len(X)
+            order = check_random_state(self.random_state).permutation(n)
+            n_cal = max(1, int(round(n * self.calibration_fraction)))
+            if n - n_cal < 2:
+                raise ValueError(f"X has {n} rows: too few to hold out {n_cal} for calibration and train on the rest.")
+            cal, train = np.sort(order[:n_cal]), np.sort(order[n_cal:])
+            X, X_calibration = _rows(X, train), _rows(X, cal)
         self.estimator_ = clone(self.estimator).fit(X)
         self.n_features_in_ = self.estimator_.n_features_in_
-        self.offset_ = float(np.percentile(self._score(X), 100.0 * self.contamination))
+        if hasattr(self.estimator_, "feature_names_in_"):
+            self.feature_names_in_ = self.estimator_.feature_names_in_
+        if self.threshold == "fpr":
+            self.calibration_scores_ = np.sort(self._score(X_calibration))
+            n_cal = len(self.calibration_scores_)
+            k = int(np.floor(self.fpr * (n_cal + 1))) - 1  # a score below the k-th has p-value <= fpr
+            self.offset_ = float(self.calibration_scores_[k]) if k >= 0 else -np.inf
+        else:
+            self.calibration_scores_ = np.sort(self._score(X))
+            self.offset_ = float(np.percentile(self.calibration_scores_, 100.0 * self.contamination))
         return self
 
+    def p_values(self, X: Any) -> np.ndarray:
+        """Conformal p-value of each row under "it is an inlier": ``(1 + #{calibration scores
+        <= score}) / (n_calibration + 1)``, shape (n,).  Small = unusually anomalous; for
+        inliers exchangeable with the calibration rows, P(p <= a) <= a."""
+        scores = self.score_samples(X)
+        below = np.searchsorted(self.calibration_scores_, scores, side="right")
+        return (1.0 + below) / (len(self.calibration_scores_) + 1.0)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """PyOD-style (n, 2) array: column 0 the p-value of being an inlier (:meth:`p_values`),
+        column 1 its complement.  A p-value, not a calibrated probability of being an outlier."""
+        p = self.p_values(X)
+        return np.column_stack([p, 1.0 - p])
+
+    def feature_scores(self, X: Any) -> Any:
+        """Per-feature reconstruction errors, higher = worse (which columns make a row anomalous).
+
+        A table estimator (:class:`aekit.TabularAutoEncoder`) gives a DataFrame of its
+        per-column loss terms (each row sums to the row's error); the others give the
+        per-feature error under ``score`` ("squared" for the probabilistic scores) as an
+        array (n, n_features), or a DataFrame with the columns of a DataFrame ``X``.
+        """
+        check_is_fitted(self)
+        if hasattr(self.estimator_, "column_errors"):
+            return self.estimator_.column_errors(X)
+        metric = self.score if self.score in RECONSTRUCTION_METRICS else "squared"
+        errors = feature_errors(self.estimator_, X, metric)
+        if hasattr(X, "columns") and errors.shape[1] == len(X.columns):
+            import pandas as pd
+
+            return pd.DataFrame(errors, columns=list(X.columns), index=X.index)
+        return errors
+
     def _score(self, X: Any) -> np.ndarray:
+        if hasattr(self.estimator_, "column_errors") and self.score in RECONSTRUCTION_METRICS:
+            if self.score != "squared":
+                raise ValueError(
+                    f"score={self.score!r} is for numeric arrays; a table model scores its per-column losses "
+                    "(score='squared', or 'elbo' for a TabularVAE)."
+                )
+            return -self.estimator_.reconstruction_error(X)
         if self.score == "elbo":
             return self.estimator_.score_samples(X)
         if self.score == "log_likelihood":
@@ -122,3 +214,8 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """+1 for inliers, -1 for outliers."""
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+def _rows(X: Any, index: np.ndarray) -> Any:
+    """Rows ``index`` of an array or a DataFrame."""
+    return X.iloc[index] if hasattr(X, "iloc") else np.asarray(X)[index]

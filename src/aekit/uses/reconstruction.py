@@ -10,19 +10,30 @@ _EPS = 1e-7
 
 
 def _squared(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-    return np.square(x - x_hat).sum(1)
+    return np.square(x - x_hat)
 
 
 def _absolute(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-    return np.abs(x - x_hat).sum(1)
+    return np.abs(x - x_hat)
 
 
 def _cross_entropy(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
     p = np.clip(x_hat, _EPS, 1 - _EPS)
-    return -(x * np.log(p) + (1 - x) * np.log1p(-p)).sum(1)
+    return -(x * np.log(p) + (1 - x) * np.log1p(-p))
 
 
+#: Per-feature errors (n, d) of each metric; a sample's error is their sum.
 RECONSTRUCTION_METRICS = {"squared": _squared, "absolute": _absolute, "cross_entropy": _cross_entropy}
+
+
+def feature_errors(estimator: Any, X: Any, metric: str = "squared") -> np.ndarray:
+    """Per-feature reconstruction error of a fitted autoencoder, shape (n, n_features) (images flattened)."""
+    if metric not in RECONSTRUCTION_METRICS:
+        raise ValueError(f"metric must be one of {sorted(RECONSTRUCTION_METRICS)}; got {metric!r}.")
+    x_hat = np.asarray(estimator.reconstruct(X))
+    n = x_hat.shape[0]
+    x = np.asarray(X, dtype=np.float64).reshape(n, -1)
+    return RECONSTRUCTION_METRICS[metric](x, x_hat.reshape(n, -1).astype(np.float64))
 
 
 def reconstruction_error(estimator: Any, X: Any, metric: str = "squared") -> np.ndarray:
@@ -36,9 +47,4 @@ def reconstruction_error(estimator: Any, X: Any, metric: str = "squared") -> np.
         Summed over features: squared error, absolute error, or binary cross-entropy
         of ``X`` (in [0, 1]) under the reconstruction taken as Bernoulli means.
     """
-    if metric not in RECONSTRUCTION_METRICS:
-        raise ValueError(f"metric must be one of {sorted(RECONSTRUCTION_METRICS)}; got {metric!r}.")
-    x_hat = estimator.reconstruct(X)
-    n = x_hat.shape[0]
-    x = np.asarray(X, dtype=np.float64).reshape(n, -1)
-    return RECONSTRUCTION_METRICS[metric](x, x_hat.reshape(n, -1).astype(np.float64))
+    return feature_errors(estimator, X, metric).sum(1)

@@ -27,8 +27,11 @@ from aekit.viz.figures import (
     save_figure,
 )
 from aekit.viz.report import MetricsTable, ReportFigure, render_report, write_report
+from aekit.viz.tables import plot_category_embeddings, plot_feature_scores
 
 __all__ = [
+    "plot_category_embeddings",
+    "plot_feature_scores",
     "MetricSpec",
     "MetricsTable",
     "PixelScale",
