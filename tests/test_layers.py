@@ -29,7 +29,9 @@ LAYERS = [
     "aekit.viz",  # figures and the HTML report
     "aekit",  # the public namespace (aekit/__init__.py)
     "aekit.runs",  # the run-folder format
+    "aekit.table_runs",  # the run folder of a table model (schema, embeddings)
     "aekit.tour",  # aekit tour / aekit report
+    "aekit.table_tour",  # aekit tour on a table
     "aekit.cli",  # the command line
     "aekit.__main__",
 ]

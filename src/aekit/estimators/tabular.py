@@ -267,7 +267,7 @@ class TabularAutoEncoder(TabularMixin, AutoEncoder):
     >>> import pandas as pd, aekit
     >>> df = pd.DataFrame({"size": [1.0, 2.0, None, 4.0] * 10, "color": ["red", "blue", "red", None] * 10})
     >>> ae = aekit.TabularAutoEncoder(latent_dim=2, epochs=3, random_state=0).fit(df)
-    >>> ae.impute(df).isna().sum().sum()
+    >>> int(ae.impute(df).isna().sum().sum())
     0
     """
 
