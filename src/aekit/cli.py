@@ -19,6 +19,7 @@ import numpy as np
 
 import aekit
 from aekit.data.loading import load_data
+from aekit.data.tables import TABLE_SUFFIXES
 from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
@@ -234,7 +235,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_tour(args: argparse.Namespace) -> None:
     from aekit.tour import run_tour
 
-    if args.data and Path(args.data).suffix.lower() in table_runs.TABLE_SUFFIXES:
+    if args.data and Path(args.data).suffix.lower() in TABLE_SUFFIXES:
         loaded = load_data(args.data)
         if not isinstance(loaded.X, np.ndarray):  # categories or gaps: the table tour
             from aekit.table_tour import run_table_tour

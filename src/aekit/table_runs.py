@@ -17,14 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from aekit.data.tables import TABLE_SUFFIXES, TableSchema
+from aekit.data.tables import TableSchema
 from aekit.estimators.tabular import TabularMixin, table_form
 from aekit.utils.files import atomic_write
 
 SCHEMA_FILE = "schema.json"
 EMBEDDINGS_DIR = "embeddings"
 TABLE_OUTPUT_SUFFIXES = (".csv", ".parquet")
-__all__ = ["TABLE_SUFFIXES", "SCHEMA_FILE", "EMBEDDINGS_DIR"]
 
 
 def wants_table_model(loaded: Any, categorical: list[str], numeric: list[str]) -> bool:
