@@ -47,14 +47,25 @@ FLOAT_DTYPES = (np.float32, np.float64)
 INPUT_CHECKS_DOC = """Input checks
 ------------
 ``fit`` and every method taking ``X`` raise ValueError saying what to do for NaN/inf,
-non-numeric, empty or single-sample input, wrong dimensions and a feature count or
+non-numeric (dates included), empty or single-sample input, wrong dimensions, values
+beyond float32's range (about 3.4e38, in which aekit computes) and a feature count or
 image shape other than ``fit``'s; integers and float64 are accepted and converted.
-``loss="bce"`` and ``likelihood="bernoulli"`` need inputs in [0, 1] (ValueError
-otherwise); other losses warn with :class:`DataScaleWarning` on unscaled data
-(``|X| > 1e3`` or a feature standard deviation > 100).  A loss that becomes NaN during
-training raises :class:`aekit.train.TrainingDivergedError` (a ValueError) naming the
-epoch; the estimator then holds the best finite weights so far.
+``loss="bce"`` and ``likelihood="bernoulli"`` need inputs in [0, 1]: ``fit`` and
+every method that encodes, reconstructs or scores refuse other values (ValueError),
+because such a model would score them as more likely than real data;
+:class:`aekit.AnomalyDetector` instead flags those rows as outliers.  Other losses
+warn with :class:`DataScaleWarning` on unscaled training data (``|X| > 1e3`` or a
+feature standard deviation > 100).  A loss that becomes NaN during training, or
+weights that the last update of an epoch made non-finite, raise
+:class:`aekit.train.TrainingDivergedError` (a ValueError) naming the epoch; the
+estimator then holds the best finite weights so far.  A row whose error overflows
+float32 scores ``-inf`` (error ``+inf``), never NaN.
 """
+
+#: The largest float32: larger float64 inputs would become infinite in the model.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Rounding slack of the [0, 1] check (e.g. 255 / 255 computed in float32).
+UNIT_INTERVAL_TOLERANCE = 1e-6
 
 #: Unscaled data: values or feature standard deviations above these train badly with squared errors.
 MAX_ABS_VALUE, MAX_FEATURE_STD = 1e3, 1e2
@@ -93,6 +104,22 @@ _ADVICE_TRIGGERS = (
     ("got 1D array", "one_dim"),
     ("got scalar array", "scalar"),
 )
+
+
+def never_nan(values: np.ndarray, fill: float) -> np.ndarray:
+    """``values`` with NaN (an overflow in float32, e.g. inf - inf) replaced by ``fill``: the worst
+    score or error, so that no ranking or threshold ever takes such a row for a typical one."""
+    return np.where(np.isnan(values), fill, values) if np.isnan(values).any() else values
+
+
+def _refuse_dates(X: Any) -> None:
+    """Dates and durations convert to numbers silently (nanoseconds since 1970); refuse them."""
+    dtypes = list(X.dtypes) if hasattr(X, "dtypes") and not hasattr(X, "dtype") else [getattr(X, "dtype", None)]
+    if any(getattr(dtype, "kind", None) in ("M", "m") for dtype in dtypes):
+        raise ValueError(
+            "X holds dates or durations (datetime64/timedelta64), which are not features as they are. "
+            "Convert them to numbers that mean something first (e.g. day of year, seconds since an event)."
+        )
 
 
 def _with_advice(message: str) -> str:
@@ -175,18 +202,22 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         On ``reset``, a memory-mapped array too large to convert in memory (or a
         :class:`~aekit.train.MappedArray`) is checked chunk by chunk and returned as
-        a ``MappedArray`` for batch-by-batch training.
+        a ``MappedArray`` for batch-by-batch training.  Every call checks the range
+        (float32, and [0, 1] for the settings that model it), training or not.
         """
         if reset and should_stream(X):
             return self._validate_streamed(X if isinstance(X, MappedArray) else MappedArray(X))
+        _refuse_dates(X)
         try:
             X = self._checked_array(X, reset=reset)
         except ValueError as exc:
             raise ValueError(_with_advice(str(exc))) from None
+        flat = X.reshape(X.shape[0], -1)
+        low, high = float(flat.min()), float(flat.max())
+        self._check_range(low, high)
         if reset:
-            flat = X.reshape(X.shape[0], -1)
             rows = flat[:: max(1, len(flat) // 10_000)]  # spread enough for a warning, without a copy of X
-            self._check_scale(float(flat.min()), float(flat.max()), float(rows.std(axis=0, dtype=np.float64).max()))
+            self._check_scale(low, high, float(rows.std(axis=0, dtype=np.float64).max()))
         return X
 
     def _checked_array(self, X: Any, *, reset: bool) -> np.ndarray:
@@ -242,6 +273,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             low, high = min(low, float(flat.min())), max(high, float(flat.max()))
             total = total + flat.sum(axis=0, dtype=np.float64)
             total_sq = total_sq + np.square(flat, dtype=np.float64).sum(axis=0)
+        self._check_range(low, high)
         mean = total / len(X)
         feature_std = float(np.sqrt(np.maximum(total_sq / len(X) - mean**2, 0.0)).max())
         self._check_scale(low, high, feature_std)
@@ -257,16 +289,30 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return "likelihood='bernoulli'", "likelihood='gaussian'"
         return None
 
-    def _check_scale(self, low: float, high: float, max_feature_std: float) -> None:
+    def _check_range(self, low: float, high: float) -> None:
+        """Refuse values the float32 model cannot hold, and values outside [0, 1] where a setting models that range.
+
+        Run on every input, not only in ``fit``: a Bernoulli model scores values above 1
+        as *more* likely than real data (a probability above 1), which would make an
+        anomaly detector call corrupted input normal.
+        """
+        if max(abs(low), abs(high)) > FLOAT32_MAX:
+            raise ValueError(
+                f"X has values up to {max(abs(low), abs(high)):.4g}, beyond float32's range ({FLOAT32_MAX:.4g}), "
+                "which aekit computes in; they would become infinite. Rescale X (e.g. sklearn's StandardScaler)."
+            )
         setting = self._unit_interval_setting()
-        if setting is not None:
-            if low < -1e-6 or high > 1 + 1e-6:
-                raise ValueError(
-                    f"{setting[0]} models inputs in [0, 1], but X ranges over [{low:.4g}, {high:.4g}]. "
-                    "Scale X to [0, 1] (divide 8-bit pixels by 255, or use sklearn's MinMaxScaler), "
-                    f"or use {setting[1]}."
-                )
-        elif max(abs(low), abs(high)) > MAX_ABS_VALUE or max_feature_std > MAX_FEATURE_STD:
+        if setting is not None and (low < -UNIT_INTERVAL_TOLERANCE or high > 1 + UNIT_INTERVAL_TOLERANCE):
+            raise ValueError(
+                f"{setting[0]} models inputs in [0, 1], but X ranges over [{low:.4g}, {high:.4g}]. "
+                "Scale X to [0, 1] as the training data was (divide 8-bit pixels by 255, or use sklearn's "
+                f"MinMaxScaler), or use {setting[1]}."
+            )
+
+    def _check_scale(self, low: float, high: float, max_feature_std: float) -> None:
+        if self._unit_interval_setting() is not None:
+            return  # _check_range has held these to [0, 1]
+        if max(abs(low), abs(high)) > MAX_ABS_VALUE or max_feature_std > MAX_FEATURE_STD:
             warnings.warn(
                 f"X looks unscaled (values in [{low:.4g}, {high:.4g}], feature standard deviations up to "
                 f"{max_feature_std:.4g}): squared-error and Gaussian losses then take huge, unstable steps "
@@ -495,7 +541,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._validate_X(X, reset=False)
         x = self._to_tensor(X)
         errors = self._map_batches(lambda xb: (self.module_.reconstruct(xb) - xb).flatten(1).square().sum(1), x)
-        return errors.astype(np.float64)
+        return never_nan(errors.astype(np.float64), np.inf)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-sample typicality, higher = more typical (scikit-learn's sign convention).
@@ -504,7 +550,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ELBO for the VAE (see :meth:`aekit.VAE.score_samples`).
         """
         X = self._validate_X(X, reset=False)
-        return self._map_batches(self.module_.score, self._to_tensor(X)).astype(np.float64)
+        return never_nan(self._map_batches(self.module_.score, self._to_tensor(X)).astype(np.float64), -np.inf)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
         """Decode ``n_samples`` codes drawn from the prior, or from a density fitted on the training codes.

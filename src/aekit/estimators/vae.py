@@ -9,7 +9,7 @@ import torch
 from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
-from aekit.estimators.base import BaseAutoEncoder
+from aekit.estimators.base import BaseAutoEncoder, never_nan
 from aekit.estimators.params import Choice, Flag, Integer, Param, Real
 from aekit.models.terms import GaussianKL, LossTerm
 from aekit.models.vae import OBJECTIVES, VAEModule
@@ -236,4 +236,4 @@ class VAE(BaseAutoEncoder):
                     dim=1,
                 ).double()
                 out[start : start + xb.shape[0]] = (torch.logsumexp(log_w, dim=1) - np.log(n_samples)).cpu().numpy()
-        return out
+        return never_nan(out, -np.inf)
