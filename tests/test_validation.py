@@ -126,12 +126,13 @@ def test_detector_and_precision_are_validated(table):
 
 # ---------------------------------------------------------------------------- NaN during training
 def _poison_after(module, n_good_steps):
-    """Make the module's loss NaN from step ``n_good_steps + 1`` on (counting training calls only)."""
+    """Make the module's loss NaN from step ``n_good_steps + 1`` on (counting training steps only, not
+    the trainer's gradient-free check of each epoch's last update)."""
     original, calls = module.loss_terms, {"n": 0}
 
     def loss_terms(x, condition=None, epoch=None):
         terms = original(x, condition, epoch)
-        if module.training:
+        if module.training and torch.is_grad_enabled():
             calls["n"] += 1
             if calls["n"] > n_good_steps:
                 terms["loss"] = terms["loss"] * float("nan")

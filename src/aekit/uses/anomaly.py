@@ -16,6 +16,9 @@ from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, feature_errors, re
 PROBABILISTIC_SCORES = ("elbo", "log_likelihood")
 SCORES = (*RECONSTRUCTION_METRICS, *PROBABILISTIC_SCORES)
 THRESHOLDS = ("contamination", "fpr")
+#: The score of a row that cannot be scored (outside the model's range, or NaN): below every other,
+#: and finite, because scikit-learn's metrics (roc_auc_score, ...) refuse infinity.
+WORST_SCORE = float(np.finfo(np.float64).min)
 
 
 class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -28,8 +31,9 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     training data falls below it, or (``threshold="fpr"``) calibrated on held-out inliers
     so that a fraction ``fpr`` of inliers is flagged.  Rows outside [0, 1] given to a
     model of that range (``loss="bce"``, ``likelihood="bernoulli"``, or
-    ``score="cross_entropy"``) score ``-inf``, and so does any row whose score is NaN:
-    they are always outliers, never inliers.  :meth:`p_values` gives conformal
+    ``score="cross_entropy"``) get the lowest score (:data:`WORST_SCORE`, the lowest
+    float64), and so does any row whose score is NaN or ``-inf``: they are always
+    outliers, never inliers.  :meth:`p_values` gives conformal
     p-values against those held-out scores and :meth:`feature_scores` the error of every
     column (which features make a row anomalous).
 
@@ -163,10 +167,7 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
             self.offset_ = float(self.calibration_scores_[k]) if k >= 0 else -np.inf
         else:
             self.calibration_scores_ = np.sort(self._score(X))
-            offset = np.percentile(self.calibration_scores_, 100.0 * self.contamination)
-            if np.isnan(offset):  # interpolating next to a -inf score (an overflowing row)
-                offset = np.percentile(self.calibration_scores_, 100.0 * self.contamination, method="lower")
-            self.offset_ = float(offset)
+            self.offset_ = float(np.percentile(self.calibration_scores_, 100.0 * self.contamination))
         return self
 
     def p_values(self, X: Any) -> np.ndarray:
@@ -203,14 +204,15 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         return errors
 
     def _score(self, X: Any) -> np.ndarray:
-        """Scores of the rows; those outside the model's [0, 1] range get -inf (outliers), NaN becomes -inf."""
+        """Scores of the rows; those outside the model's [0, 1] range, NaN and -inf get :data:`WORST_SCORE`."""
         outside = self._outside_unit_interval(X, self.estimator_)
         if outside is None or not outside.any():
-            return np.nan_to_num(self._model_score(X), nan=-np.inf, posinf=np.inf, neginf=-np.inf)
-        scores = np.full(len(outside), -np.inf)
-        if not outside.all():
-            scores[~outside] = self._model_score(_rows(X, np.flatnonzero(~outside)))
-        return np.nan_to_num(scores, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
+            scores = self._model_score(X)
+        else:
+            scores = np.full(len(outside), WORST_SCORE)
+            if not outside.all():
+                scores[~outside] = self._model_score(_rows(X, np.flatnonzero(~outside)))
+        return np.nan_to_num(scores, nan=WORST_SCORE, neginf=WORST_SCORE)
 
     def _outside_unit_interval(self, X: Any, estimator: Any) -> np.ndarray | None:
         """Per row, whether it leaves [0, 1] where the model or the score needs that range (else None)."""
