@@ -597,15 +597,20 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _fitted_attributes(self) -> dict[str, Any]:
         """Fitted attributes to persist (everything ending in ``_`` except the module)."""
-        return {
+        attributes = {
             k: v
             for k, v in vars(self).items()
             if k.endswith("_") and not k.startswith("_") and k not in ("module_", "device_")
         }
+        if "feature_names_in_" in attributes:  # column names (an object array): JSON, not tensors
+            attributes["feature_names_in_"] = [str(n) for n in attributes["feature_names_in_"]]
+        return attributes
 
     def _restore_fitted_attributes(self, attributes: dict[str, Any]) -> None:
         for name, value in attributes.items():
             setattr(self, name, tuple(value) if name in _TUPLE_ATTRIBUTES else value)
+        if "feature_names_in_" in attributes:
+            self.feature_names_in_ = np.asarray(attributes["feature_names_in_"], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
