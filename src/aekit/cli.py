@@ -7,7 +7,7 @@ was wrong and what to do, then exits with status 2 (no traceback).
 from __future__ import annotations
 
 import argparse
-import json
+import errno
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -23,12 +23,12 @@ from aekit.data.tables import TABLE_SUFFIXES
 from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
-from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
-from aekit import table_runs
+from aekit import runs, table_runs
+from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, load_run
 from aekit.train import MappedArray, distributed
-from aekit.train.checkpoint import checkpoint_path
+from aekit.train.checkpoint import CHECKPOINT_FILE, checkpoint_path
 from aekit.train.sources import should_stream
-from aekit.utils.files import atomic_write
+from aekit.utils.files import FolderBusyError, atomic_write, check_writable, folder_lock
 
 #: ``aekit train`` sets these itself (--seed and --quiet), whatever their table says.
 _CLI_MANAGED = ("random_state", "verbose")
@@ -51,6 +51,16 @@ def _flag_parser(param: parameters.Param) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
+    return value
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -125,6 +135,26 @@ def cmd_train(args: argparse.Namespace) -> None:
     except TypeError as exc:
         raise UserError(str(exc)) from None
     out = Path(args.out)
+    _refuse_same_file(args.data, out)
+    distributed.set_timeout(args.ddp_timeout)
+    if not distributed.is_main_process():
+        _train(args, cls, estimator, X, table, preprocessing, out)  # under torchrun, rank 0 writes the run folder
+        return
+    check_writable(out)  # a read-only or unwritable --out fails now, not after the first epoch
+    with folder_lock(out):  # one writer per run folder: a second `aekit train` into it is refused
+        _train(args, cls, estimator, X, table, preprocessing, out)
+
+
+def _train(
+    args: argparse.Namespace,
+    cls: type[BaseAutoEncoder],
+    estimator: BaseAutoEncoder,
+    X: Any,
+    table: bool,
+    preprocessing: Preprocessing,
+    out: Path,
+) -> None:
+    """Fit, then (rank 0) write the run folder as one unit: run.json, listing the others, last."""
     if args.resume and not checkpoint_path(out).is_file():
         print(f"aekit train: no checkpoint in {out} yet; starting from the first epoch", file=sys.stderr)
     # A file too large for memory is scaled batch by batch as it is read.
@@ -133,7 +163,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     estimator.fit(X_fit, checkpoint_dir=out, resume=args.resume)
     seconds = time.perf_counter() - started
     if not distributed.is_main_process():
-        return  # under torchrun, rank 0 writes the run folder
+        return
+    required = [MODEL_FILE, table_runs.SCHEMA_FILE if table else PREPROCESSING_FILE]
+    runs.begin_commit(out, required)  # the folder reads as incomplete until run.json is written, last
     estimator.save(out / MODEL_FILE)
     if table:
         table_runs.save_table_run(estimator, out)
@@ -150,8 +182,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "final": {k: v[-1] for k, v in estimator.history_.items() if k.startswith(("train_", "val_"))},
         "aekit_version": aekit.__version__,
     }
-    text = json.dumps(summary, indent=2)
-    atomic_write(out / RUN_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    runs.commit(out, summary, required)
     print(f"trained {cls.__name__} on {len(X)} samples in {seconds:.1f} s ({estimator.n_epochs_} epochs); saved to {out}")
 
 
@@ -187,7 +218,27 @@ DATA_COMMANDS = {
 }
 
 
+def _refuse_same_file(data: str, out: Path, run_dir: str | None = None) -> None:
+    """Refuse an output that would overwrite the input data or a file of the run folder."""
+    inputs = [Path(data)]
+    if run_dir is not None:
+        inputs += [Path(run_dir) / name for name in (MODEL_FILE, PREPROCESSING_FILE, runs.RUN_FILE, CHECKPOINT_FILE)]
+    for path in inputs:
+        if (path.exists() and out.exists() and out.samefile(path)) or path.resolve() == out.resolve():
+            raise UserError(f"--out {out} is the input {path}; writing there would replace it. Pass another --out.")
+
+
+def _check_output_file(out: Path) -> None:
+    """The output's folder must be a writable folder: checked before any work is done."""
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; pass a file name such as {out / 'out.npy'}.")
+    check_writable(out.parent)
+
+
 def cmd_apply(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    _refuse_same_file(args.data, out, args.run_dir)
+    _check_output_file(out)
     if table_runs.is_table_run(args.run_dir):
         return _apply_table(args)
     if args.command == "impute":
@@ -226,6 +277,7 @@ def _apply_table(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    _check_output_file(Path(args.out))
     estimator, preprocessing = load_run(args.run_dir)
     samples = preprocessing.invert(estimator.sample(args.n, random_state=args.seed))
     write_array(args.out, len(samples), [samples])
@@ -335,6 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument(
+        "--ddp-timeout",
+        type=_positive_seconds,
+        default=distributed.DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="under torchrun: how long a rank waits for the others in a collective before the job stops "
+        f"with an error naming the cause (default {distributed.DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    train.add_argument(
         "--resume",
         action="store_true",
         help="continue from the checkpoint in --out (same model, parameters and data; --epochs may grow)",
@@ -372,15 +432,38 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (UserError, ValueError, FileNotFoundError) as exc:
+    except (UserError, ValueError, FileNotFoundError, FolderBusyError) as exc:
         print(f"aekit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, read-only, a file where a folder should be: the path and the cause
+        print(f"aekit {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        failure = distributed.describe_failure(exc)
+        if failure is None:
+            raise
+        print(f"aekit {args.command}: error: {failure}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"aekit {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()
     return 0
+
+
+def _os_error_text(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else "the output"
+    cause = exc.strerror or str(exc)
+    advice = {
+        errno.ENOSPC: "free some space or write elsewhere",
+        errno.EROFS: "write to a writable location",
+        errno.EACCES: "write to a folder you may write to",
+        errno.EPERM: "write to a folder you may write to",
+        errno.ENOTDIR: "a file stands where a folder is needed; choose another path",
+        errno.EEXIST: "choose another path",
+    }.get(exc.errno, "check the path and the disk")
+    return f"{where}: {cause} ({advice}); files aekit wrote there before are unchanged."
 
 
 if __name__ == "__main__":

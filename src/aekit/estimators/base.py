@@ -16,6 +16,7 @@ adds a term to its parent's list::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from aekit.train.checkpoint import Checkpoint, checkpoint_path
 from aekit.train.sources import MappedArray, MappedSource, should_stream
 from aekit.train.trainer import TrainConfig, Trainer, TrainingDivergedError
 from aekit.utils.checks import check_positive_int
+from aekit.utils.files import folder_lock
 from aekit.utils.runtime import denormals_flushed, draw_seed, resolve_device, torch_seeded
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -417,8 +419,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``X`` may be a memory-mapped array (``np.load(path, mmap_mode="r")``) or an
         :class:`aekit.train.MappedArray`: when larger than memory allows it is read
         batch by batch.  With ``checkpoint_dir`` the training state is saved there
-        after every epoch (``checkpoint.safetensors``, written atomically); with
-        ``resume=True`` training continues from that checkpoint when one exists.
+        after every epoch (``checkpoint.safetensors``, written atomically; the folder is
+        locked against a second writer); with ``resume=True`` training continues from
+        that checkpoint when one exists, after its state is checked against the model.
+        On CPU a resumed run gives the same weights bit for bit, when it runs with the
+        same number of threads (``torch.get_num_threads()``): a convolution's sums are
+        ordered by thread, so a conv model's last bits depend on the thread count.
         Under torchrun, training runs with DistributedDataParallel on every rank.
 
         Returns the fitted estimator.  Raises :class:`aekit.train.TrainingDivergedError`
@@ -427,7 +433,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         # Flushed from the start: torch's worker threads, which copy the flag when the first
         # parallel operation (e.g. gathering the training rows) creates them, then flush too.
-        with denormals_flushed():
+        # One writer per checkpoint folder: another process training into it is refused, naming its PID.
+        writing = checkpoint_dir is not None and distributed.is_main_process()
+        with denormals_flushed(), folder_lock(checkpoint_dir) if writing else contextlib.nullcontext():
             return self._fit(X, y, checkpoint_dir, resume)
 
     def _fit(self, X: Any, y: Any, checkpoint_dir: str | None, resume: bool) -> BaseAutoEncoder:

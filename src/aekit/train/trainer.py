@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from aekit.models.base import BaseModule
 from aekit.train import distributed
-from aekit.train.checkpoint import Checkpoint, TrainingState
+from aekit.train.checkpoint import Checkpoint, TrainingState, check_resumable
 from aekit.utils.runtime import denormals_flushed
 
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
@@ -234,6 +234,7 @@ class Trainer:
         if checkpoint is not None and checkpoint.resume:
             saved = checkpoint.load()
             if saved is not None:
+                check_resumable(saved, module, optimizer, checkpoint.path)
                 module.load_state_dict(saved.module_state)
                 optimizer.load_state_dict(saved.optimizer_state)
                 best_state = saved.best_state
