@@ -25,6 +25,7 @@ import aekit
 from aekit import viz
 from aekit.cli import main
 from aekit.data.images import load_image_folder
+from aekit.data.preprocessing import Preprocessing
 from aekit.tour import load_tour_data
 
 N_TOUR_MODELS = 6  # PCA + five autoencoders
@@ -215,6 +216,10 @@ def test_report_without_data_record_says_what_to_do(tmp_path, digits, capsys):
     X, _ = digits
     est = aekit.AutoEncoder(latent_dim=2, epochs=1, architecture="mlp", hidden=(8,), random_state=0).fit(X[:100])
     est.save(tmp_path / "run" / "model.safetensors")
+    assert main(["report", str(tmp_path / "run")]) == 2
+    assert "has model.safetensors but no run.json: the run was interrupted" in capsys.readouterr().err
+    Preprocessing().save(tmp_path / "run" / "preprocessing.json")
+    (tmp_path / "run" / "run.json").write_text("{}")  # a run folder of an earlier aekit, without its data
     assert main(["report", str(tmp_path / "run")]) == 2
     assert "pass --data PATH" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing")]) == 2

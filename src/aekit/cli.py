@@ -7,6 +7,7 @@ was wrong and what to do, then exits with status 2 (no traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import sys
 import time
@@ -140,9 +141,16 @@ def cmd_train(args: argparse.Namespace) -> None:
     if not distributed.is_main_process():
         _train(args, cls, estimator, X, table, preprocessing, out)  # under torchrun, rank 0 writes the run folder
         return
-    check_writable(out)  # a read-only or unwritable --out fails now, not after the first epoch
-    with folder_lock(out):  # one writer per run folder: a second `aekit train` into it is refused
-        _train(args, cls, estimator, X, table, preprocessing, out)
+    created = not out.exists()
+    try:
+        check_writable(out)  # a read-only or unwritable --out fails now, not after the first epoch
+        with folder_lock(out):  # one writer per run folder: a second `aekit train` into it is refused
+            _train(args, cls, estimator, X, table, preprocessing, out)
+    except BaseException:
+        if created:  # a run that failed before writing anything leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
 
 
 def _train(
