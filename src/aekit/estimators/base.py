@@ -114,6 +114,17 @@ def never_nan(values: np.ndarray, fill: float) -> np.ndarray:
     return np.where(np.isnan(values), fill, values) if np.isnan(values).any() else values
 
 
+def require_finite(values: np.ndarray, what: str, inputs: np.ndarray) -> np.ndarray:
+    """``values``, or a ValueError when the model's float32 arithmetic overflowed on ``inputs``."""
+    if not np.isfinite(values).all():
+        largest = float(np.abs(inputs).max())
+        raise ValueError(
+            f"The {what} are not finite: inputs as large as {largest:.4g} overflow this model's float32 "
+            "arithmetic. Scale the inputs as the training data was (codes: as transform() gives them)."
+        )
+    return values
+
+
 def _refuse_dates(X: Any) -> None:
     """Dates and durations convert to numbers silently (nanoseconds since 1970); refuse them."""
     dtypes = list(X.dtypes) if hasattr(X, "dtypes") and not hasattr(X, "dtype") else [getattr(X, "dtype", None)]
@@ -518,7 +529,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def transform(self, X: Any) -> np.ndarray:
         """Codes of ``X``, shape (n, latent_dim); deterministic (posterior mean for a VAE)."""
         X = self._validate_X(X, reset=False)
-        codes = self._map_batches(self.module_.encode, self._to_tensor(X))
+        codes = require_finite(self._map_batches(self.module_.encode, self._to_tensor(X)), "codes", X)
         return codes.astype(self._output_dtype(X), copy=False)
 
     def inverse_transform(self, Z: Any) -> np.ndarray:
@@ -535,13 +546,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "pass codes produced by transform()."
             )
         z = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
-        x_hat = self._map_batches(self.module_.decode, z, *conditions_for(Z.shape[0]))
+        x_hat = require_finite(self._map_batches(self.module_.decode, z, *conditions_for(Z.shape[0])), "decoded values", Z)
         return self._to_input_layout(x_hat, self._output_dtype(Z))
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """decode(encode(X)), in the shape of ``X``."""
         X = self._validate_X(X, reset=False)
-        x_hat = self._map_batches(self.module_.reconstruct, self._to_tensor(X))
+        x_hat = require_finite(self._map_batches(self.module_.reconstruct, self._to_tensor(X)), "reconstructions", X)
         return self._to_input_layout(x_hat, self._output_dtype(X))
 
     def reconstruction_error(self, X: Any) -> np.ndarray:

@@ -9,7 +9,7 @@ import torch
 from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
-from aekit.estimators.base import BaseAutoEncoder, never_nan
+from aekit.estimators.base import BaseAutoEncoder, require_finite, never_nan
 from aekit.estimators.params import Choice, Flag, Integer, Param, Real
 from aekit.models.terms import GaussianKL, LossTerm
 from aekit.models.vae import OBJECTIVES, VAEModule
@@ -171,7 +171,9 @@ class VAE(BaseAutoEncoder):
         if y is None:
             return super().transform(X)
         X = self._validate_X(X, reset=False)
-        codes = self._map_batches(self.module_.encode, self._to_tensor(X), *self._condition(y, X.shape[0]))
+        codes = require_finite(
+            self._map_batches(self.module_.encode, self._to_tensor(X), *self._condition(y, X.shape[0])), "codes", X
+        )
         return codes.astype(self._output_dtype(X), copy=False)
 
     def sample(self, n_samples: int = 1, random_state: Any = None, y: Any = None) -> np.ndarray:
@@ -195,7 +197,11 @@ class VAE(BaseAutoEncoder):
         if y is None:
             return super().reconstruct(X)
         X = self._validate_X(X, reset=False)
-        x_hat = self._map_batches(self.module_.reconstruct, self._to_tensor(X), *self._condition(y, X.shape[0]))
+        x_hat = require_finite(
+            self._map_batches(self.module_.reconstruct, self._to_tensor(X), *self._condition(y, X.shape[0])),
+            "reconstructions",
+            X,
+        )
         return self._to_input_layout(x_hat, self._output_dtype(X))
 
     def log_likelihood(
