@@ -6,7 +6,6 @@ Each test names the item of the issue it covers; each failed on 27e1324.
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import os
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 import aekit
@@ -297,14 +296,26 @@ def test_an_out_under_a_file_fails_before_training(tmp_path, digits_pixels_npy, 
 def test_a_full_disk_at_save_is_one_line_and_keeps_the_earlier_model(run, digits_pixels_npy, capsys, monkeypatch):
     before = (run / "model.safetensors").read_bytes()
 
-    def full(tensors, filename, metadata=None):
-        raise OSError(errno.ENOSPC, "No space left on device", filename)
+    def full(tensors, filename, metadata=None):  # as safetensors reports it
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
 
     monkeypatch.setattr("aekit.estimators.persistence.save_file", full)
     code = main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), *TRAIN])
     _one_line_error(capsys, code, "No space left on device (free some space")
     assert (run / "model.safetensors").read_bytes() == before
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_real_full_disk_is_one_line(tmp_path, digits_pixels_npy, capsys):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("no small tmpfs can be mounted here (needs root)")
+    try:
+        code = main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(disk / "run"), *TRAIN])
+        _one_line_error(capsys, code, "No space left on device")  # before: a SafetensorError traceback
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 # ---------------------------------------------------------------------------- 8. one writer per run folder

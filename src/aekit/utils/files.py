@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -45,7 +46,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Non
     folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent))
     tmp = folder / path.name
     try:
-        write(str(tmp))
+        try:
+            write(str(tmp))
+        except Exception as exc:
+            code = _os_error_code(exc)
+            if code is None or isinstance(exc, OSError):
+                raise
+            # e.g. safetensors reports a full disk as "I/O error: ... (os error 28)" in its own exception type
+            raise OSError(code, os.strerror(code), str(path)) from exc
         # Writers may create the file private (0600); give it the mode a plain open() would.
         umask = os.umask(0)
         os.umask(umask)
@@ -72,6 +80,12 @@ def _writer_pid(temporary: Path, name: str) -> int | None:
     middle = temporary.name[len(name) + 2 :]
     pid, sep, _ = middle.partition("-")
     return int(pid) if sep and pid.isdigit() else None
+
+
+def _os_error_code(exc: BaseException) -> int | None:
+    """The errno of an operating-system failure reported inside another exception's message."""
+    match = re.search(r"\(os error (\d+)\)", str(exc))
+    return int(match.group(1)) if match else None
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> None:
@@ -141,6 +155,8 @@ def check_writable(folder: str | os.PathLike) -> None:
     """Create ``folder`` and a probe file in it, then remove the probe: an unwritable, read-only
     or full location fails here, before any training is paid for (an OSError naming the path)."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, not a folder", str(folder))
     folder.mkdir(parents=True, exist_ok=True)
     probe = folder / f".aekit-probe.{os.getpid()}"
     try:
