@@ -185,7 +185,7 @@ def hostile_files(b: Battery, X: np.ndarray, work: Path) -> None:
         "fitted.hidden_=[100000]*2": dict(config=lambda c: c["fitted"].update(hidden_=[100000, 100000])),
         "params.latent_dim=10**9": dict(config=lambda c: c["params"].update(latent_dim=10**9)),
         "100,000 layers": dict(config=lambda c: c["fitted"].update(hidden_=[4] * 100_000)),
-        "100,000-deep JSON": dict(metadata=lambda m: m.update(config='{"params": ' + "[" * 100_000 + "]" * 100_000 + "}")),
+        "100,000-deep JSON": dict(metadata=lambda m: m.update(config='{"params": ' + "[" * 10**5 + "]" * 10**5 + "}")),
         "fitted.transform='x'": dict(config=lambda c: c["fitted"].update(transform="x")),
         "NaN weights": dict(tensors=lambda t: t[sorted(t)[0]].fill_(float("nan"))),
         "inf weights": dict(tensors=lambda t: t[sorted(t)[-1]].fill_(float("inf"))),
@@ -281,7 +281,9 @@ def run_folders(b: Battery, data: Path, work: Path) -> None:
         "history: []": dict(header=lambda h: h.update(history=[])),
         "negative epoch": dict(header=lambda h: h.update(epoch=-1)),
         "missing optimizer entry": dict(tensors=lambda t: t.pop(next(k for k in t if k.endswith("exp_avg_sq")))),
-        "RNG state of the wrong size": dict(tensors=lambda t: t.update({"rng.cpu.0": torch.zeros(7, dtype=torch.uint8)})),
+        "RNG state of the wrong size": dict(
+            tensors=lambda t: t.update({"rng.cpu.0": torch.zeros(7, dtype=torch.uint8)})
+        ),
         "weight of the wrong shape": dict(
             tensors=lambda t: t.update({k: torch.zeros(3) for k in [next(k for k in t if k.startswith("module."))]})
         ),
@@ -315,11 +317,12 @@ def run_folders(b: Battery, data: Path, work: Path) -> None:
 
 def paths_and_disks(b: Battery, data: Path, work: Path) -> None:
     (work / "a_file").write_text("x")
-    b.cli("paths", "train --out under a file", ["train", "ae", "--data", str(data), "--out", str(work / "a_file" / "run"), *TRAIN])
-    b.cli("paths", "train --out is a file", ["train", "ae", "--data", str(data), "--out", str(work / "a_file"), *TRAIN])
+    train = ["train", "ae", "--data", str(data), *TRAIN, "--out"]
+    b.cli("paths", "train --out under a file", [*train, str(work / "a_file" / "run")])
+    b.cli("paths", "train --out is a file", [*train, str(work / "a_file")])
     run = work / "paths_run"
     _train(data, run)
-    b.cli("paths", "encode --out under a file", ["encode", str(run), str(data), "--out", str(work / "a_file" / "z.npy")])
+    b.cli("paths", "encode --out under a file", ["encode", str(run), str(data), "--out", str(work / "a_file" / "z")])
     b.cli("paths", "encode --out is a folder", ["encode", str(run), str(data), "--out", str(work)])
     b.cli("paths", "sample --out under a file", ["sample", str(run), "--out", str(work / "a_file" / "s.npy")])
 
@@ -331,18 +334,19 @@ def paths_and_disks(b: Battery, data: Path, work: Path) -> None:
         (readonly / "probe").unlink()
         b.skip("paths", "train into a read-only folder", "running as root: chmod 555 does not stop writes here")
     except OSError:
-        b.cli("paths", "train into a read-only folder", ["train", "ae", "--data", str(data), "--out", str(readonly / "run"), *TRAIN])
+        b.cli("paths", "train into a read-only folder", [*train, str(readonly / "run")])
     finally:
         os.chmod(readonly, 0o755)
 
     full = work / "tmpfs"
     full.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], capture_output=True, text=True)
+    mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)]
+    mounted = subprocess.run(mount, capture_output=True, text=True)
     if mounted.returncode != 0:
         b.skip("paths", "train onto a full disk", f"no small tmpfs could be mounted ({mounted.stderr.strip()[:80]})")
     else:
         try:
-            b.cli("paths", "train onto a full disk", ["train", "ae", "--data", str(data), "--out", str(full / "run"), *TRAIN])
+            b.cli("paths", "train onto a full disk (64 KiB tmpfs)", [*train, str(full / "run")])
         finally:
             subprocess.run(["umount", str(full)], capture_output=True)
 

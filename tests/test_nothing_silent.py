@@ -44,7 +44,9 @@ def bernoulli_vae(flat):
 
 
 # ---------------------------------------------------------------------------- 1. out-of-range scoring
-@pytest.mark.parametrize("method", ["score_samples", "log_likelihood", "transform", "reconstruct", "reconstruction_error"])
+@pytest.mark.parametrize(
+    "method", ["score_samples", "log_likelihood", "transform", "reconstruct", "reconstruction_error"]
+)
 def test_bernoulli_models_refuse_inputs_outside_the_unit_interval_at_scoring_time(bernoulli_vae, flat, method):
     # Before: score_samples(X * 16) was above that of real data, and log_likelihood positive (p > 1).
     with pytest.raises(ValueError, match=r"likelihood='bernoulli' models inputs in \[0, 1\].*ranges over \[0, 16\]"):
@@ -208,7 +210,9 @@ def _one_line_error(capsys, code, expected):
     ],
     ids=["missing", "empty", "altered", "interrupted", "malformed-manifest"],
 )
-def test_a_damaged_run_folder_is_a_one_line_error_naming_the_file(run, digits_pixels_npy, tmp_path, capsys, damage, expected):
+def test_a_damaged_run_folder_is_a_one_line_error_naming_the_file(
+    run, digits_pixels_npy, tmp_path, capsys, damage, expected
+):
     damage(run)
     code = main(["encode", str(run), str(digits_pixels_npy), "--out", str(tmp_path / "z.npy")])
     _one_line_error(capsys, code, expected)  # before: "no scaling", codes off by up to 121
@@ -229,7 +233,8 @@ def test_retraining_clears_temporaries_that_killed_writes_left(run, digits_pixel
     for name in ("model.safetensors", "preprocessing.json", "run.json"):
         (run / f".{name}.k1ll3d00.tmp").mkdir()  # what a kill during that write leaves
     assert main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), *TRAIN]) == 0
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.safetensors", "model.safetensors", "preprocessing.json", "run.json"]
+    expected = ["checkpoint.safetensors", "model.safetensors", "preprocessing.json", "run.json"]
+    assert sorted(p.name for p in run.iterdir()) == expected
 
 
 def _edit_checkpoint(path, header=None, tensors=None):

@@ -50,7 +50,8 @@ def _check_npz_sizes(path: Path, archive: np.lib.npyio.NpzFile, keys: list[str])
         declared = archive.zip.getinfo(member).file_size
         with archive.zip.open(member) as f:
             version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            formats = np.lib.format
+            read_header = formats.read_array_header_1_0 if version == (1, 0) else formats.read_array_header_2_0
             shape, _, dtype = read_header(f)
         size = max(declared, int(np.prod(shape, dtype=np.float64)) * dtype.itemsize)
         if size > limit:

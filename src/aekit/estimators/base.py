@@ -546,7 +546,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "pass codes produced by transform()."
             )
         z = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
-        x_hat = require_finite(self._map_batches(self.module_.decode, z, *conditions_for(Z.shape[0])), "decoded values", Z)
+        x_hat = self._map_batches(self.module_.decode, z, *conditions_for(Z.shape[0]))
+        require_finite(x_hat, "decoded values", Z)
         return self._to_input_layout(x_hat, self._output_dtype(Z))
 
     def reconstruct(self, X: Any) -> np.ndarray:

@@ -160,9 +160,10 @@ class Trainer:
 
     A loss that becomes NaN or infinite is caught on the step it appears, before
     the optimizer applies it, and the epoch's last update is checked at its end
-    (finite weights and a finite loss on the last batch after it): :class:`TrainingDivergedError` is raised with the best
-    weights so far (the initial ones if no epoch finished) restored into the module,
-    and no checkpoint is written for the failed epoch.
+    (finite weights, and a finite loss on the last batch after it), since the
+    epoch's mean of pre-update losses cannot see it: :class:`TrainingDivergedError`
+    is raised with the best weights so far (the initial ones if no epoch finished)
+    restored into the module, and no checkpoint is written for the failed epoch.
 
     With a :class:`~aekit.train.checkpoint.Checkpoint` the full state (weights,
     optimizer, RNG states, history, early-stopping counters) is saved atomically
@@ -355,7 +356,11 @@ def _all_finite(loss: torch.Tensor, ctx: distributed.DistributedContext) -> bool
 
 
 def _finite_after_update(
-    module: BaseModule, xb: torch.Tensor, condition: torch.Tensor | None, epoch: int, ctx: distributed.DistributedContext
+    module: BaseModule,
+    xb: torch.Tensor,
+    condition: torch.Tensor | None,
+    epoch: int,
+    ctx: distributed.DistributedContext,
 ) -> bool:
     """Whether the weights and the loss of the last batch under them are finite.
 

@@ -149,8 +149,8 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(f"X has {n} rows: too few to hold out {n_cal} for calibration and train on the rest.")
             cal, train = np.sort(order[:n_cal]), np.sort(order[n_cal:])
             X, X_calibration = _rows(X, train), _rows(X, cal)
-        for data in (X, X_calibration):
-            outside = None if data is None or self.score != "cross_entropy" else self._outside_unit_interval(data, self.estimator)
+        for data in (X, X_calibration) if self.score == "cross_entropy" else ():
+            outside = None if data is None else self._outside_unit_interval(data, self.estimator)
             if outside is not None and outside.any():
                 raise ValueError(
                     f"score='cross_entropy' needs inputs in [0, 1], but {outside.sum()} row(s) of the data given to "
