@@ -401,6 +401,38 @@ def test_the_collective_timeout_reaches_the_process_group(monkeypatch):
     assert distributed.describe_failure(ValueError("x")) is None
 
 
+STALL_RANK_1 = """
+import os
+if os.environ.get("RANK") == "1":
+    import time
+    import torch.distributed as dist
+
+    original, calls = dist.all_reduce, [0]
+
+    def all_reduce(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] > 3:  # a few steps in, this rank stops answering (a hung GPU, a stopped node)
+            time.sleep(600)
+        return original(*args, **kwargs)
+
+    dist.all_reduce = all_reduce
+"""
+
+
+def test_a_stalled_rank_ends_the_job_after_the_ddp_timeout(tmp_path, digits_pixels_npy):
+    (tmp_path / "sitecustomize.py").write_text(STALL_RANK_1)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    env.pop("WORLD_SIZE", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "aekit",
+         "train", "ae", *TRAIN, "--data", str(digits_pixels_npy), "--out", str(tmp_path / "run"), "--ddp-timeout", "5"],
+        capture_output=True, text=True, env=env, timeout=240,
+    )  # fmt: skip
+    # Before: no timeout (the default of 30 min), the job hung.
+    assert result.returncode != 0
+    assert "lost the other ranks of this torchrun job" in result.stderr and "--ddp-timeout=5 s" in result.stderr
+
+
 def test_ddp_timeout_flag_is_checked(capsys):
     with pytest.raises(SystemExit):
         main(["train", "ae", "--data", "x.npy", "--out", "o", "--ddp-timeout", "0"])
