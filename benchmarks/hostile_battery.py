@@ -59,8 +59,11 @@ class Battery:
         self.cases.append({"group": group, "case": label, "outcome": outcome, "note": note[:240]})
         print(f"  {outcome:8s} {group:12s} {label}: {note[:110]}", flush=True)
 
-    def api(self, group: str, label: str, call, correct=None, limit: int = 60) -> None:
-        """``call()`` should raise a clear error, or return a result that ``correct`` accepts, within ``limit`` s."""
+    def api(self, group: str, label: str, call, correct=None, limit: int = 60, valid: bool = False) -> None:
+        """``call()`` should raise a clear error, or return a result that ``correct`` accepts, within ``limit`` s.
+
+        ``valid``: the call is a legitimate use, so any exception is a failure (raw), not a clear refusal.
+        """
         started = time.perf_counter()
         previous = signal.signal(signal.SIGALRM, _hang)
         signal.alarm(limit)
@@ -72,7 +75,7 @@ class Battery:
             self.record(group, label, "raw", f"no answer within {limit} s (a hang)")
             return
         except Exception as exc:  # noqa: BLE001 - classifying every failure is the point
-            clear = isinstance(exc, CLEAR_TYPES) or type(exc).__name__ in CLEAR_NAMES
+            clear = not valid and (isinstance(exc, CLEAR_TYPES) or type(exc).__name__ in CLEAR_NAMES)
             first = (str(exc).splitlines() or [""])[0]
             seconds = time.perf_counter() - started
             outcome = "clear" if clear else "raw"
@@ -231,7 +234,7 @@ def hostile_files(b: Battery, X: np.ndarray, work: Path) -> None:
             est.save(work / "frame.safetensors")
             return list(aekit.load(work / "frame.safetensors").feature_names_in_) == list(frame.columns)
 
-        b.api("model file", "save a model fitted on a DataFrame", save_frame_model, lambda ok: ok is True)
+        b.api("model file", "save a model fitted on a DataFrame", save_frame_model, lambda ok: ok is True, valid=True)
     except ImportError:
         b.skip("model file", "save a model fitted on a DataFrame", "pandas absent")
 
@@ -324,7 +327,7 @@ def run_folders(b: Battery, data: Path, work: Path) -> None:
           lambda: copy.read_bytes() == before)  # fmt: skip
     model = run / "model.safetensors"
     b.cli("run folder", "reconstruct --out RUN/model.safetensors",
-          ["reconstruct", str(run), str(copy), "--out", str(model)], lambda: model.stat().st_size > 1000)  # fmt: skip
+          ["reconstruct", str(run), str(data), "--out", str(model)], lambda: model.stat().st_size > 1000)  # fmt: skip
 
 
 def paths_and_disks(b: Battery, data: Path, work: Path) -> None:
