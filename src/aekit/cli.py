@@ -152,7 +152,16 @@ def cmd_train(args: argparse.Namespace) -> None:
     }
     text = json.dumps(summary, indent=2)
     atomic_write(out / RUN_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    print(f"trained {cls.__name__} on {len(X)} samples in {seconds:.1f} s ({estimator.n_epochs_} epochs); saved to {out}")
+    decided = [
+        f"{name}={getattr(estimator, name + '_')!r}"
+        for name in ("latent_dim", "likelihood")
+        if getattr(estimator, name, None) == "auto"
+    ]
+    chosen = f" ({', '.join(decided)}, chosen for this data)" if decided else ""
+    print(
+        f"trained {cls.__name__}{chosen} on {len(X)} samples in {seconds:.1f} s ({estimator.n_epochs_} epochs); "
+        f"saved to {out}"
+    )
 
 
 @dataclass(frozen=True)

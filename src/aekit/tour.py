@@ -716,7 +716,7 @@ def run_report(run_dirs: list[str], data: str | None = None, out: str | None = N
             "may have seen in training: expect optimistic numbers."
         )
     )
-    first_dim = int(runs[0][1].latent_dim)
+    first_dim = int(runs[0][1].latent_dim_)
     results: dict[str, ModelResult] = {}
     pca_started = time.perf_counter()
     pca = PCABaseline(first_dim).fit(tour_data.X_train)

@@ -58,10 +58,20 @@ epoch; the estimator then holds the best finite weights so far.
 
 #: Unscaled data: values or feature standard deviations above these train badly with squared errors.
 MAX_ABS_VALUE, MAX_FEATURE_STD = 1e3, 1e2
+UNIT_INTERVAL_TOLERANCE = 1e-6  # float rounding of values meant to lie in [0, 1]
 
 
 class DataScaleWarning(UserWarning):
     """Inputs on a scale that squared-error and Gaussian losses train badly on."""
+
+
+class WideCodeWarning(UserWarning):
+    """A code at least as wide as the input, which an unregularized autoencoder can fill with a copy."""
+
+
+def default_latent_dim(n_features: int) -> int:
+    """The ``latent_dim="auto"`` size: half the input features, at least 1, at most 16."""
+    return min(16, max(1, n_features // 2))
 
 
 _TUPLE_ATTRIBUTES = ("input_shape_", "model_shape_", "hidden_")
@@ -108,7 +118,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     Fitted attributes: ``module_`` (the torch module), ``input_shape_`` (shape of
     one training sample), ``n_features_in_``, ``model_shape_``, ``architecture_``,
-    ``hidden_``, ``history_`` (per-epoch losses) and ``n_epochs_``.
+    ``hidden_``, ``latent_dim_`` (the code size used), ``history_`` (per-epoch losses) and ``n_epochs_``.
     """
 
     _params: ClassVar[dict[str, Param]] = SHARED_PARAMS
@@ -122,6 +132,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     transform_batch_size: ClassVar[int] = 4096
     # Models with a prior (VAE, WAE) sample from it; the others from a density fitted on their codes.
     _samples_from_prior: ClassVar[bool] = False
+    # A penalty (sparsity, noise, contraction, KL) keeps a code as wide as the input from copying it.
+    _wide_codes_regularized: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -253,14 +265,18 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """(the setting that needs inputs in [0, 1], the alternative to suggest), or None."""
         if getattr(self, "loss", None) == "bce":
             return "loss='bce'", "loss='mse'"
-        if getattr(self, "likelihood", None) == "bernoulli":
+        if getattr(self, "likelihood_", getattr(self, "likelihood", None)) == "bernoulli":
             return "likelihood='bernoulli'", "likelihood='gaussian'"
         return None
 
+    def _resolve_data_settings(self, low: float, high: float) -> None:
+        """Decide the ``"auto"`` settings that depend on the training data's range (in ``fit``)."""
+
     def _check_scale(self, low: float, high: float, max_feature_std: float) -> None:
+        self._resolve_data_settings(low, high)
         setting = self._unit_interval_setting()
         if setting is not None:
-            if low < -1e-6 or high > 1 + 1e-6:
+            if low < -UNIT_INTERVAL_TOLERANCE or high > 1 + UNIT_INTERVAL_TOLERANCE:
                 raise ValueError(
                     f"{setting[0]} models inputs in [0, 1], but X ranges over [{low:.4g}, {high:.4g}]. "
                     "Scale X to [0, 1] (divide 8-bit pixels by 255, or use sklearn's MinMaxScaler), "
@@ -293,6 +309,19 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.model_shape_ = (self.n_features_in_,)
         self.architecture_ = architecture
         self.hidden_ = tuple(int(h) for h in (self.hidden if self.hidden is not None else DEFAULT_HIDDEN[architecture]))
+
+    def _resolve_code_size(self) -> None:
+        """Set ``latent_dim_``, the code size used ("auto": sized to the input); warn when it cannot compress."""
+        self.latent_dim_ = default_latent_dim(self.n_features_in_) if self.latent_dim == "auto" else int(self.latent_dim)
+        if self.latent_dim_ >= self.n_features_in_ and not self._wide_codes_regularized:
+            warnings.warn(
+                f"latent_dim={self.latent_dim_} is not smaller than the {self.n_features_in_} input features: "
+                f"{type(self).__name__} has no penalty that stops it from learning the identity, so the code "
+                'need not learn any structure. Use a smaller latent_dim (or "auto"), or a regularized model '
+                "(SparseAutoEncoder, DenoisingAutoEncoder, ContractiveAutoEncoder, VAE).",
+                WideCodeWarning,
+                stacklevel=4,
+            )
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         """Float32 tensor in model layout on the fitted device (no copy when possible)."""
@@ -397,6 +426,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{self.device_.type}; use precision='32'."
             )
         self._resolve_architecture()
+        self._resolve_code_size()
         train_idx, val_idx = self._split(X.shape[0], rng)
         if isinstance(X, MappedArray):
             x = MappedSource(X, self.model_shape_, self.device_)
@@ -459,7 +489,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ transforms
     @property
     def _n_features_out(self) -> int:
-        return int(self.latent_dim)
+        return int(self.latent_dim_)
 
     def transform(self, X: Any) -> np.ndarray:
         """Codes of ``X``, shape (n, latent_dim); deterministic (posterior mean for a VAE)."""
@@ -475,9 +505,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Validate codes and decode them, with ``conditions_for(n)`` passed alongside (conditional models)."""
         check_is_fitted(self)
         Z = check_array(Z, dtype=FLOAT_DTYPES, input_name="Z")
-        if Z.shape[1] != self.latent_dim:
+        if Z.shape[1] != self.latent_dim_:
             raise ValueError(
-                f"Z has {Z.shape[1]} columns but the code has latent_dim={self.latent_dim}; "
+                f"Z has {Z.shape[1]} columns but the code has latent_dim={self.latent_dim_}; "
                 "pass codes produced by transform()."
             )
         z = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
@@ -522,7 +552,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         check_positive_int("n_samples", n_samples)
         if self._samples_from_prior:
-            return check_random_state(random_state).standard_normal((n_samples, self.latent_dim)).astype(np.float32)
+            return check_random_state(random_state).standard_normal((n_samples, self.latent_dim_)).astype(np.float32)
         self._fit_code_density()
         if not hasattr(self, "code_density_weights_"):
             raise ValueError(
@@ -560,6 +590,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _restore_fitted_attributes(self, attributes: dict[str, Any]) -> None:
         for name, value in attributes.items():
             setattr(self, name, tuple(value) if name in _TUPLE_ATTRIBUTES else value)
+        if "latent_dim_" not in attributes:  # files written before latent_dim="auto" existed
+            self.latent_dim_ = int(self.latent_dim)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -33,6 +33,7 @@ class ContractiveAutoEncoder(AutoEncoder):
     (3,)
     """
 
+    _wide_codes_regularized = True
     _params = {
         "contraction_weight": Param(0.1, Real(), "Weight of the penalty relative to the per-sample reconstruction loss."),
         "code_activation": Param(
