@@ -20,6 +20,7 @@ from aekit.models import (
     Reconstruction,
 )
 from aekit.models.tcvae import TotalCorrelation
+from aekit.models.terms import jacobian_squared_norm, jacobian_squared_norm_estimate
 from aekit.models.wae import MMDToPrior
 from aekit.nn.likelihoods import Bernoulli, Gaussian, SquaredError
 from aekit.train import Trainer, TrainConfig, evaluate_terms
@@ -102,6 +103,19 @@ def test_contraction_of_a_linear_encoder_is_its_weight_norm():
     module.encoder = nn.Linear(3, 2)
     expected = module.encoder.weight.square().sum().expand(5)
     torch.testing.assert_close(Contraction(1.0)(module, _pass()), expected)
+
+
+def test_projection_estimate_of_the_jacobian_norm_is_unbiased():
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Linear(20, 30), nn.Tanh(), nn.Linear(30, 5))
+    x = torch.randn(4, 20)
+    exact = jacobian_squared_norm(encoder, x).detach()
+    with torch.no_grad():
+        estimate = jacobian_squared_norm_estimate(encoder, x, n_projections=4000)
+    torch.testing.assert_close(estimate, exact, rtol=0.05, atol=0.0)  # standard error ~ sqrt(2/4000) = 2%
+    one = jacobian_squared_norm_estimate(encoder, x)
+    one.sum().backward()  # differentiable with respect to the weights
+    assert encoder[0].weight.grad is not None and encoder[0].weight.grad.abs().sum() > 0
 
 
 def test_total_correlation_matches_the_minibatch_weighted_formula_written_out():
