@@ -252,7 +252,8 @@ def cmd_tour(args: argparse.Namespace) -> None:
             run_table_tour(loaded.frame, args.data, out=args.out, quick=args.quick)
             return
 
-    run_tour(data=args.data, out=args.out, quick=args.quick, novel_class=args.novel_class)
+    budget = {} if args.budget is None else {"budget": args.budget}
+    run_tour(data=args.data, out=args.out, quick=args.quick, novel_class=args.novel_class, **budget)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -290,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="aekit-tour", help="output folder for report.html, metrics.json, models/ (default: aekit-tour)"
     )
     tour.add_argument("--quick", action="store_true", help="a much shorter run (for tests and a first look)")
+    tour.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="seconds of training for all models together; epochs are cut to fit and the report says so "
+        "(default: the tour's DEFAULT_BUDGET, 240)",
+    )
     tour.add_argument(
         "--novel-class",
         metavar="LABEL",
