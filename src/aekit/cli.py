@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -269,6 +270,27 @@ def _train_flags() -> dict[str, parameters.Param]:
     return {name: param for name, param in flags.items() if name not in _CLI_MANAGED}
 
 
+TRAIN_EXAMPLES = (
+    ("images in an array", "aekit train vae --data ../shared/data/mnist.npz --out runs/vae --epochs 10 --param beta=2"),
+    ("a table", "aekit train ae --data people.csv --drop id --categorical year --out runs/people"),
+    ("a folder of images", "aekit train denoising --data photos/ --out runs/photos --epochs 30"),
+)
+
+
+def _train_epilog() -> str:
+    """Examples, then every model's own --param keys with their defaults (from the parameter tables)."""
+    lines = ["examples:"]
+    for what, command in TRAIN_EXAMPLES:
+        lines += [f"  {command}", f"      ({what})"]
+    lines += ["", "--param keys of each model (KEY=default; the flags above are shared by all):"]
+    flags = set(_train_flags()) | set(_CLI_MANAGED)
+    for name, cls in sorted(registry.cli_models().items()):
+        keys = ", ".join(f"{key}={param.default!r}" for key, param in cls._param_table.items() if key not in flags)
+        lines.append(textwrap.fill(keys, width=100, initial_indent=f"  {name}: ", subsequent_indent="      "))
+    lines.append("Each key is described in the model's docstring, e.g. python -c 'import aekit; help(aekit.VAE)'.")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aekit",
@@ -319,12 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train one model on a data file and save it to a run folder",
-        description="Train a model. uint8 images are scaled to [0,1]; CSV columns are standardized "
-        "(the scaling is saved with the model and applied by encode/reconstruct). A checkpoint is "
-        "written to the run folder after every epoch; --resume continues from it. Large .npy files are "
-        "memory-mapped and read batch by batch. Under `torchrun --nproc_per_node=N -m aekit train ...` "
-        "training is data-parallel (--batch-size is the global batch; rank 0 writes the run folder).",
-        epilog="Example: aekit train vae --data ../shared/data/mnist.npz --out runs/vae --epochs 10 --param beta=2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Train a model. uint8 images are scaled to [0,1]; CSV columns are standardized "
+            "(the scaling is saved with the model and applied by encode/reconstruct). A checkpoint is "
+            "written to the run folder after every epoch; --resume continues from it. Large .npy files are "
+            "memory-mapped and read batch by batch. Under `torchrun --nproc_per_node=N -m aekit train ...` "
+            "training is data-parallel (--batch-size is the global batch; rank 0 writes the run folder).",
+            width=100,
+        ),
+        epilog=_train_epilog(),
     )
     train.add_argument("model", choices=sorted(registry.cli_models()), help="which autoencoder")
     train.add_argument("--data", required=True, help=".npy, .npz or .csv file, or a folder of images")
