@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 
 import aekit
+from aekit.data.images import COLORS, parse_size, write_image_folder
+from aekit.data.loaded import LoadedData
 from aekit.data.loading import load_data
 from aekit.data.tables import TABLE_SUFFIXES
 from aekit.data.preprocessing import Preprocessing
@@ -105,9 +108,35 @@ def _columns(text: str | None) -> list[str]:
     return [c.strip() for c in (text or "").split(",") if c.strip()]
 
 
+def _load(args: argparse.Namespace, recorded: dict | None = None) -> LoadedData:
+    """The DATA argument read with the command's --drop, --size and --color (an image folder
+    defaults to the size and colour the run was trained with), saying what was chosen."""
+    recorded = recorded or {}
+    size = parse_size(args.size) if getattr(args, "size", None) else recorded.get("size")
+    color = getattr(args, "color", None) or recorded.get("color")
+    loaded = load_data(args.data, drop=_columns(args.drop), size=None if size is None else tuple(size), color=color)
+    if loaded.description:
+        print(f"aekit: {args.data}: {loaded.description}", file=sys.stderr)
+    return loaded
+
+
+def _image_settings(loaded: LoadedData, path: str) -> dict | None:
+    """What run.json records of an image folder so that later commands read it the same way."""
+    if not Path(path).is_dir():
+        return None
+    return {"size": list(loaded.X.shape[-2:]), "color": "rgb" if loaded.X.ndim == 4 else "grey"}
+
+
+def _recorded_images(run_dir: str) -> dict:
+    try:
+        return json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8")).get("image_folder") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     cls = registry.cli_models()[args.model]
-    loaded = load_data(args.data, drop=_columns(args.drop))
+    loaded = _load(args)
     X = loaded.X
     table = table_runs.wants_table_model(loaded, _columns(args.categorical), _columns(args.numeric))
     if table:  # categorical columns or gaps: the table form of the model (schema.json in the run folder)
@@ -146,6 +175,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "estimator": cls.__name__,
         "data": str(args.data),
         "n_samples": int(len(X)),
+        "image_folder": _image_settings(loaded, args.data),
         "epochs_run": estimator.n_epochs_,
         "fit_seconds": round(seconds, 3),
         "final": {k: v[-1] for k, v in estimator.history_.items() if k.startswith(("train_", "val_"))},
@@ -204,11 +234,28 @@ def cmd_apply(args: argparse.Namespace) -> None:
         raise UserError(f"{args.run_dir} was not trained on a table; impute fills gaps of CSV/Parquet tables.")
     command = DATA_COMMANDS[args.command]
     estimator, preprocessing = load_run(args.run_dir)
-    X = load_data(args.data, drop=_columns(args.drop)).X
+    loaded = _load(args, _recorded_images(args.run_dir))
+    X = loaded.X
 
     def run(model_input: np.ndarray) -> np.ndarray:
         result = command.apply(estimator, model_input)
         return preprocessing.invert(result) if command.in_data_units else result
+
+    if _is_folder(args.out):
+        if not (command.in_data_units and X.ndim >= 3):
+            raise UserError(
+                f"--out {args.out} is a folder, which receives PNG images: only reconstruct and denoise of images "
+                "write them; give a .npy or .csv file name."
+            )
+        n = write_image_folder(args.out, _as_pixels(run(preprocessing.apply(X)), preprocessing), loaded.names)
+        print(f"wrote {n} {args.command} images (PNG) to {args.out}")
+        return
+    if loaded.kind == "images" and X.ndim == 4 and command.in_data_units:
+        # Files hold height x width x channels; the model's channels-first layout stays inside.
+        blocks = [run(preprocessing.apply(X)).transpose(0, 2, 3, 1)]
+        shape = write_array(args.out, len(X), blocks)
+        print(f"wrote {args.command} output {shape} (images, channels last) to {args.out}")
+        return
 
     # Every command works row by row: a file too large for memory is read, run and written in blocks.
     if should_stream(X):
@@ -235,9 +282,27 @@ def _apply_table(args: argparse.Namespace) -> None:
     print(f"wrote {args.command} output {tuple(shape)} to {args.out}")
 
 
+def _is_folder(path: str) -> bool:
+    """An --out that names a folder (an existing one, a trailing slash, or no suffix) rather than a file."""
+    return path.endswith(("/", os.sep)) or Path(path).is_dir() or not Path(path).suffix
+
+
+def _as_pixels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
+    if preprocessing.kind != "unit_scale":
+        raise UserError(
+            "PNG output needs a model trained on 8-bit images (uint8 pixels or an image folder); this run's data "
+            "were not pixels. Give a .npy or .csv file name."
+        )
+    return images
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     estimator, preprocessing = load_run(args.run_dir)
     samples = preprocessing.invert(estimator.sample(args.n, random_state=args.seed))
+    if _is_folder(args.out):
+        n = write_image_folder(args.out, _as_pixels(samples, preprocessing))
+        print(f"wrote {n} samples (PNG) to {args.out}")
+        return
     write_array(args.out, len(samples), [samples])
     print(f"wrote {args.n} samples {samples.shape} to {args.out}")
 
@@ -254,7 +319,15 @@ def cmd_tour(args: argparse.Namespace) -> None:
             return
 
     budget = {} if args.budget is None else {"budget": args.budget}
-    run_tour(data=args.data, out=args.out, quick=args.quick, novel_class=args.novel_class, **budget)
+    run_tour(
+        data=args.data,
+        out=args.out,
+        quick=args.quick,
+        novel_class=args.novel_class,
+        image_size=parse_size(args.size) if args.size else None,
+        image_color=args.color,
+        **budget,
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -291,6 +364,13 @@ def _train_epilog() -> str:
     return "\n".join(lines)
 
 
+def _add_image_flags(parser: argparse.ArgumentParser, size_default: str, color_default: str) -> None:
+    parser.add_argument(
+        "--size", metavar="HxW", help=f"image folders: resize to HEIGHTxWIDTH, cropping to keep the aspect ratio {size_default}"
+    )
+    parser.add_argument("--color", choices=COLORS, help=f"image folders: read in grey or RGB {color_default}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aekit",
@@ -325,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LABEL",
         help="class kept out of training to test anomaly detection (default: the first class; 'none' keeps all)",
     )
+    _add_image_flags(tour, "(default: the most common size among the files)", "(default: rgb if any file is in colour)")
     tour.set_defaults(func=cmd_tour)
 
     report = commands.add_parser(
@@ -372,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="table columns to treat as categories besides the inferred ones (strings, booleans), e.g. year",
     )  # fmt: skip
     train.add_argument("--numeric", metavar="COL,...", help="table columns to treat as numbers whatever their type")
+    _add_image_flags(train, "(default: the most common size among the files)", "(default: rgb if any file is in colour)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
         "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"
@@ -394,8 +476,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
         sub.add_argument("data", metavar="DATA", help=".npy, .npz, .csv or .parquet file, or a folder of images")
-        sub.add_argument("--out", required=True, help="output .npy or .csv file (a table's reconstruction: .csv or .parquet)")
+        sub.add_argument(
+            "--out",
+            required=True,
+            help="output .npy or .csv file (a table's reconstruction: .csv or .parquet; reconstruct and denoise of "
+            "images: a folder/ of PNGs, clipped to 0-255 and named as the input files)",
+        )
         sub.add_argument("--drop", metavar="COL,...", help="table columns to leave out, as in training")
+        _add_image_flags(sub, "(default: as in training)", "(default: as in training)")
         sub.set_defaults(func=cmd_apply)
 
     sample = commands.add_parser(
@@ -405,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
     sample.add_argument("--n", type=int, default=16, help="how many samples (default 16)")
-    sample.add_argument("--out", required=True, help="output .npy or .csv file")
+    sample.add_argument("--out", required=True, help="output .npy or .csv file, or a folder/ of PNGs (image models)")
     sample.add_argument("--seed", type=int, default=None, help="random seed (default: fresh randomness)")
     sample.set_defaults(func=cmd_sample)
     return parser

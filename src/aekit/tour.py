@@ -102,18 +102,42 @@ def _class_labels(y: Any, n: int) -> np.ndarray | None:
     return y if 2 <= len(np.unique(y)) <= 100 else None
 
 
-def load_tour_data(path: str | None = None, seed: int = 0, test_fraction: float = 0.2) -> TourData:
+def _data_name(path: str, loaded: LoadedData) -> str:
+    """A title for the data: its file or folder name and what it holds, not the path typed."""
+    sample = loaded.X.shape[1:]
+    if loaded.kind == "images" and len(sample) >= 2:
+        colour = "RGB " if len(sample) == 3 and sample[0] == 3 else "grey " if len(sample) == 2 else ""
+        what = f"{len(loaded.X)} {colour}{sample[-2]}x{sample[-1]} images"
+    elif loaded.kind == "table":
+        what = f"a table of {len(loaded.X)} rows, {math.prod(sample)} columns"
+    else:
+        what = f"{len(loaded.X)} samples of shape {'x'.join(map(str, sample))}"
+    return f"{Path(path).name or path} ({what})"
+
+
+def load_tour_data(
+    path: str | None = None,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    image_size: tuple[int, int] | None = None,
+    image_color: str | None = None,
+) -> TourData:
     """The tour's data: scikit-learn's digits by default, else a data file or image folder.
 
     Uses the file's test split when it has one (MNIST), else a stratified
     ``test_fraction`` split.  uint8 images are scaled to [0, 1] and CSV columns
-    standardized (see :class:`aekit.data.Preprocessing`).
+    standardized (see :class:`aekit.data.Preprocessing`).  ``image_size`` and
+    ``image_color`` choose how an image folder is read (see
+    :func:`aekit.data.images.load_image_folder`).
     """
     if path is None:
         X, y = aekit.datasets.load_digits()
         loaded, name = LoadedData(X=X, y=y), "scikit-learn digits (8x8 images)"
     else:
-        loaded, name = load_data(path), str(path)
+        loaded = load_data(path, size=image_size, color=image_color)
+        if loaded.description:
+            _say(f"aekit tour: {path}: {loaded.description}")
+        name = _data_name(path, loaded)
     preprocessing = Preprocessing.fit(loaded.X, loaded.kind)
     X = preprocessing.apply(loaded.X)
     y = _class_labels(loaded.y, len(X))
@@ -618,7 +642,13 @@ def write_outputs(
 
 
 def tour_command(
-    data: str | None, out: str, quick: bool, novel_class: str | None, budget: float = DEFAULT_BUDGET
+    data: str | None,
+    out: str,
+    quick: bool,
+    novel_class: str | None,
+    budget: float = DEFAULT_BUDGET,
+    image_size: tuple[int, int] | None = None,
+    image_color: str | None = None,
 ) -> str:
     """The ``aekit tour`` command line equivalent to these arguments."""
     parts = ["aekit", "tour"]
@@ -629,6 +659,10 @@ def tour_command(
         parts += ["--novel-class", novel_class]
     if budget != DEFAULT_BUDGET:
         parts += ["--budget", f"{budget:g}"]
+    if image_size is not None:
+        parts += ["--size", f"{image_size[0]}x{image_size[1]}"]
+    if image_color is not None:
+        parts += ["--color", image_color]
     if quick:
         parts.append("--quick")
     return shlex.join(parts)
@@ -640,6 +674,8 @@ def run_tour(
     quick: bool = False,
     novel_class: str | None = None,
     budget: float = DEFAULT_BUDGET,
+    image_size: tuple[int, int] | None = None,
+    image_color: str | None = None,
 ) -> dict:
     """Train PCA and the autoencoder family on ``data`` and write the report.
 
@@ -660,6 +696,9 @@ def run_tour(
         Seconds of training for all the models together.  Each model is timed on a
         one-epoch fit first, and its epochs are cut to its share of what is left
         (what a fast model leaves goes to the next); the report says which were cut.
+    image_size, image_color
+        How an image folder is read: (height, width) and "grey" or "rgb"; None
+        follows the files (the most common size; RGB if any is in colour).
 
     Returns
     -------
@@ -669,8 +708,8 @@ def run_tour(
     started = time.perf_counter()
     if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
         raise ValueError(f"budget must be a positive number of seconds; got {budget!r}.")
-    command = tour_command(data, out, quick, novel_class, budget)
-    tour_data = load_tour_data(data)
+    command = tour_command(data, out, quick, novel_class, budget, image_size, image_color)
+    tour_data = load_tour_data(data, image_size=image_size, image_color=image_color)
     if quick:
         rng = np.random.RandomState(0)
         keep_train = _subsample(rng, len(tour_data.X_train), 600)
