@@ -20,6 +20,7 @@ SUBSET = {"check_methods_subset_invariance": FLOAT32_BATCHING}
 ESTIMATORS = [
     (aekit.AutoEncoder(**SMALL), {}),
     (aekit.VAE(likelihood="gaussian", **SMALL), {}),
+    (aekit.VAE(), SUBSET),  # every default, "auto" likelihood and code size included (6 s)
     (aekit.VAE(likelihood="gaussian", objective="iwae", n_importance_samples=3, **SMALL), SUBSET),
     (aekit.SparseAutoEncoder(**SMALL), SUBSET),
     (aekit.SparseAutoEncoder(penalty="l1", **SMALL), SUBSET),

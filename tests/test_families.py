@@ -82,14 +82,16 @@ def test_batch_statistics_refuse_too_few_training_rows_and_skip_a_too_small_vali
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in FIXTURES.glob("*.safetensors")))
-def test_files_saved_before_the_contract_load_with_identical_outputs(name):
+def test_files_saved_before_the_contract_load_with_the_same_outputs(name):
     """Saved by the code at 78024cd (tests/fixtures/pre_contract/make_fixtures.py): same state_dict names."""
     expected = np.load(FIXTURES / "outputs.npz")
     X, _ = aekit.datasets.load_digits(images=False)
     data = X.reshape(-1, 8, 8) if name.endswith("conv") else X
     model = aekit.load(FIXTURES / f"{name}.safetensors")
-    np.testing.assert_array_equal(model.transform(data[300:340]), expected[f"{name}.transform"])
-    np.testing.assert_array_equal(model.reconstruct(data[300:340]), expected[f"{name}.reconstruct"])
+    # Float tolerance, not bits: the same weights give last-bit differences on another CPU
+    # (oneDNN picks kernels by the instruction set; seen between two machines of this project).
+    np.testing.assert_allclose(model.transform(data[300:340]), expected[f"{name}.transform"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.reconstruct(data[300:340]), expected[f"{name}.reconstruct"], rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- a relative in user code

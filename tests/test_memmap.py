@@ -68,7 +68,7 @@ def test_streamed_input_is_validated_chunk_by_chunk(tmp_path, monkeypatch):
         aekit.AutoEncoder(**SMALL).fit(MappedArray(np.load(tmp_path / "nan.npy", mmap_mode="r")))
     np.save(tmp_path / "wide.npy", np.linspace(-2, 3, 400, dtype=np.float32).reshape(50, 8))
     with pytest.raises(ValueError, match=r"likelihood='bernoulli'.*\[-2, 3\]"):
-        aekit.VAE(**SMALL).fit(MappedArray(np.load(tmp_path / "wide.npy", mmap_mode="r")))
+        aekit.VAE(**SMALL, likelihood="bernoulli").fit(MappedArray(np.load(tmp_path / "wide.npy", mmap_mode="r")))
     np.save(tmp_path / "flat.npy", np.zeros(50, dtype=np.float32))
     with pytest.raises(ValueError, match=r"shape \(50,\); expected \(n, d\) tables"):
         aekit.AutoEncoder(**SMALL).fit(MappedArray(np.load(tmp_path / "flat.npy", mmap_mode="r")))

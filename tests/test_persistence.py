@@ -153,7 +153,8 @@ def _edit_config(edit):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda c: c["params"].update(latent_dim=5), "wrong shapes"),
+        (lambda c: (c["params"].update(latent_dim=5), c["fitted"].update(latent_dim_=5)), "wrong shapes"),
+        (lambda c: c["params"].update(latent_dim=5), r"latent_dim_=\d+ do not agree"),
         (lambda c: c["params"].update(latent_dim="abc"), "latent_dim must be an integer"),
         (lambda c: c["params"].update(activation="bogus"), "activation must be one of"),
         (lambda c: c["fitted"].update(input_shape_=[8, 9]), r"input shape \(8, 9\).*do not agree"),
@@ -161,7 +162,7 @@ def _edit_config(edit):
         (lambda c: c["fitted"].pop("input_shape_"), "no attribute 'input_shape_'"),
         (lambda c: c.update(params=[1, 2]), "parameters this aekit does not know"),
     ],
-    ids=["latent-dim-vs-weights", "param-type", "param-value", "input-shape", "feature-count", "missing-shape", "structure"],
+    ids=["latent-dim-vs-weights", "latent-dim-vs-fitted", "param-type", "param-value", "input-shape", "feature-count", "missing-shape", "structure"],
 )
 def test_config_is_validated_against_itself_and_the_weights(saved_vae, tmp_path, edit, message):
     _, path, _ = saved_vae

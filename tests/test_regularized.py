@@ -181,6 +181,22 @@ def test_contractive_halves_the_jacobian_norm_of_the_same_unpenalized_network(fl
     assert contracted <= 0.5 * plain
 
 
+def test_random_projection_penalty_contracts_like_the_exact_one(flat_split):
+    X_train, X_test = flat_split
+    exact = aekit.ContractiveAutoEncoder(contraction_weight=1.0, contraction_estimator="exact", **ARCH).fit(X_train)
+    projected = aekit.ContractiveAutoEncoder(contraction_weight=1.0, contraction_estimator="projection", **ARCH)
+    projected.fit(X_train)
+    unpenalized = aekit.ContractiveAutoEncoder(contraction_weight=0.0, **ARCH).fit(X_train)
+    assert exact.contraction_estimator_ == "exact" and projected.contraction_estimator_ == "projection"
+    norm = {m: m.jacobian_norm(X_test).mean() for m in (exact, projected, unpenalized)}
+    assert norm[projected] <= 0.5 * norm[unpenalized]
+    assert 0.5 * norm[exact] <= norm[projected] <= 2.0 * norm[exact]
+    # "auto": exact for digits' 64 pixels, the estimate above 4096 features.
+    assert aekit.ContractiveAutoEncoder(epochs=1).fit(X_train[:20]).contraction_estimator_ == "exact"
+    wide = np.tile(X_train[:20], (1, 65))  # 4160 features
+    assert aekit.ContractiveAutoEncoder(epochs=1, hidden=(8,)).fit(wide).contraction_estimator_ == "projection"
+
+
 # --------------------------------------------------------------------------- stacked
 def test_stacked_pretraining_then_finetuning_matches_end_to_end_training(flat_split):
     """Same network, same total epochs.  Over seeds 0-2 pretraining wins on average (held-out

@@ -20,6 +20,7 @@ from aekit.models import (
     Reconstruction,
 )
 from aekit.models.tcvae import TotalCorrelation
+from aekit.models.terms import jacobian_squared_norm, jacobian_squared_norm_estimate
 from aekit.models.wae import MMDToPrior
 from aekit.nn.likelihoods import Bernoulli, Gaussian, SquaredError
 from aekit.train import Trainer, TrainConfig, evaluate_terms
@@ -104,6 +105,19 @@ def test_contraction_of_a_linear_encoder_is_its_weight_norm():
     torch.testing.assert_close(Contraction(1.0)(module, _pass()), expected)
 
 
+def test_projection_estimate_of_the_jacobian_norm_is_unbiased():
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Linear(20, 30), nn.Tanh(), nn.Linear(30, 5))
+    x = torch.randn(4, 20)
+    exact = jacobian_squared_norm(encoder, x).detach()
+    with torch.no_grad():
+        estimate = jacobian_squared_norm_estimate(encoder, x, n_projections=4000)
+    torch.testing.assert_close(estimate, exact, rtol=0.05, atol=0.0)  # standard error ~ sqrt(2/4000) = 2%
+    one = jacobian_squared_norm_estimate(encoder, x)
+    one.sum().backward()  # differentiable with respect to the weights
+    assert encoder[0].weight.grad is not None and encoder[0].weight.grad.abs().sum() > 0
+
+
 def test_total_correlation_matches_the_minibatch_weighted_formula_written_out():
     z = MU + torch.exp(0.5 * LOGVAR) * torch.randn(5, 4, generator=GEN)
     dataset_size, n = 100, 5
@@ -175,3 +189,39 @@ def test_trainer_fits_the_toy_module_to_the_identity():
     assert history["train_loss"][-1] < 1e-3 * history["train_loss"][0]
     assert abs(float((toy.a * toy.b).detach()) - 1.0) < 1e-2  # the only minimum: code and decoder scale multiply to 1
     assert evaluate_terms(toy, x)["loss"] < 1e-3
+
+
+class _Game(_Toy):
+    """The toy plus a one-parameter adversary ``c``: the model's loss rises with ``c``, the adversary wants c = a."""
+
+    adversary_optimizer = {"lr": 0.2}
+
+    def __init__(self):
+        super().__init__([Reconstruction()])
+        self.adversary = nn.Linear(1, 1, bias=False)
+        with torch.no_grad():
+            self.adversary.weight.fill_(0.3)
+
+    def loss_terms(self, x, condition=None, epoch=None):
+        terms = super().loss_terms(x, condition, epoch)
+        return {**terms, "loss": terms["loss"] + self.adversary.weight.squeeze() * self.a}
+
+    def adversary_loss(self, x, condition=None, epoch=None):
+        return (self.adversary.weight.squeeze() - self.a).square()
+
+
+def test_the_adversary_moves_only_on_its_own_loss_at_its_own_rate_and_the_model_only_on_its_own():
+    game = _Game()
+    a0, b0, c0 = game.a.item(), game.b.item(), game.adversary.weight.item()
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(1))
+    history = Trainer(
+        TrainConfig(epochs=1, batch_size=8, solver="sgd", momentum=0.0, learning_rate=0.1, early_stopping=False)
+    ).fit(game, x)
+    # One SGD step, gradients taken at the starting weights.
+    a, b = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    model_loss = (a * b * x - x).square().sum(1).mean() + c0 * a
+    grad_a, grad_b = torch.autograd.grad(model_loss, (a, b))
+    assert float(game.a) == pytest.approx(a0 - 0.1 * float(grad_a))
+    assert float(game.b) == pytest.approx(b0 - 0.1 * float(grad_b))
+    assert game.adversary.weight.item() == pytest.approx(c0 - 0.2 * 2 * (c0 - a0))
+    assert history["train_adversary"] == [pytest.approx((c0 - a0) ** 2)]

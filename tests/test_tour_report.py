@@ -26,7 +26,7 @@ from aekit import viz
 from aekit.cli import main
 from aekit.data.images import load_image_folder
 from aekit.data.preprocessing import Preprocessing
-from aekit.tour import load_tour_data
+from aekit.tour import load_tour_data, plan_epochs, run_tour
 
 N_TOUR_MODELS = 6  # PCA + five autoencoders
 
@@ -172,6 +172,30 @@ def test_progress_bars_stay_out_of_non_terminal_output(quick_tour):
     _, stdout, stderr = quick_tour
     for stream in (stdout, stderr):
         assert "\r" not in stream and "it/s" not in stream and "%|" not in stream
+
+
+def test_tour_says_what_it_is_doing_and_that_a_quick_look_is_under_trained(quick_tour):
+    out, stdout, stderr = quick_tour
+    assert "aekit tour: 5 autoencoders" in stderr and "of training (budget 240 s)" in stderr
+    assert "aekit tour [2/7] AutoEncoder: up to 3 epochs, about" in stderr and "done in" in stderr
+    assert "Note: Quick look (--quick): 3 epochs" in stdout and "under-trained" in stdout
+    assert "under-trained" in (out / "report.html").read_text(encoding="utf-8")
+    assert json.loads((out / "metrics.json").read_text())["caveats"][0].startswith("Quick look")
+
+
+def test_epochs_are_cut_in_proportion_to_fit_the_budget():
+    assert plan_epochs({"a": 1.0, "b": 3.0}, 10, budget=100) == {"a": 10, "b": 10}
+    assert plan_epochs({"a": 1.0, "b": 3.0}, 10, budget=20) == {"a": 5, "b": 5}
+    assert plan_epochs({"a": 1.0, "b": 3.0}, 10, budget=0.1) == {"a": 1, "b": 1}
+
+
+def test_a_tour_over_budget_cuts_epochs_and_says_so(tmp_path, capsys):
+    document = run_tour(out=str(tmp_path / "tour"), quick=True, budget=0.001)
+    assert all(m["epochs"] == 1 for name, m in document["metrics"].items() if name != "PCA")
+    assert any("cut to fit the 0.001 s budget" in note for note in document["caveats"])
+    assert "--budget 0.001" in document["command"]
+    with pytest.raises(ValueError, match="budget must be a positive number"):
+        run_tour(out=str(tmp_path / "bad"), budget=0)
 
 
 # ---------------------------------------------------------------------------- aekit report

@@ -94,7 +94,21 @@ def test_unscaled_data_warns_and_unit_interval_losses_refuse_it(table):
     with pytest.raises(ValueError, match=r"loss='bce' models inputs in \[0, 1\].*\[0, 16\].*loss='mse'"):
         aekit.AutoEncoder(**SMALL, loss="bce").fit(X * 16)
     with pytest.raises(ValueError, match=r"likelihood='bernoulli'.*\[-1, 1\].*likelihood='gaussian'"):
-        aekit.VAE(**SMALL).fit(X * 2 - 1)
+        aekit.VAE(**SMALL, likelihood="bernoulli").fit(X * 2 - 1)
+
+
+def test_auto_likelihood_follows_the_training_range_and_auto_code_size_the_width(table):
+    X, _ = table  # digits scaled to [0, 1]
+    assert aekit.VAE(**SMALL).fit(X).likelihood_ == "bernoulli"
+    centred = aekit.VAE(**{**SMALL, "latent_dim": "auto"}).fit(X * 2 - 1)
+    assert centred.likelihood_ == "gaussian" and centred.latent_dim_ == 16 == centred.transform(X).shape[1]
+    assert aekit.VAE(**{**SMALL, "latent_dim": "auto"}).fit(X[:, :13]).latent_dim_ == 6
+    assert aekit.AutoEncoder(**{**SMALL, "latent_dim": "auto"}).fit(X[:, :4]).latent_dim_ == 2
+    with pytest.warns(aekit.estimators.base.WideCodeWarning, match="latent_dim=8 is not smaller than the 4 input"):
+        aekit.AutoEncoder(**{**SMALL, "latent_dim": 8}).fit(X[:, :4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", aekit.estimators.base.WideCodeWarning)  # a penalty makes wide codes useful
+        aekit.SparseAutoEncoder(**{**SMALL, "latent_dim": 8}).fit(X[:, :4])
 
 
 def test_conditional_vae_labels_must_match(table):

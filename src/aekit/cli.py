@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
+import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,13 +22,15 @@ from typing import Any
 import numpy as np
 
 import aekit
+from aekit.data.images import COLORS, parse_size, write_image_folder
+from aekit.data.loaded import LoadedData
 from aekit.data.loading import load_data
 from aekit.data.tables import TABLE_SUFFIXES
 from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
 from aekit import runs, table_runs
-from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, load_run
+from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import CHECKPOINT_FILE, checkpoint_path
 from aekit.train.sources import should_stream
@@ -115,9 +120,35 @@ def _columns(text: str | None) -> list[str]:
     return [c.strip() for c in (text or "").split(",") if c.strip()]
 
 
+def _load(args: argparse.Namespace, recorded: dict | None = None) -> LoadedData:
+    """The DATA argument read with the command's --drop, --size and --color (an image folder
+    defaults to the size and colour the run was trained with), saying what was chosen."""
+    recorded = recorded or {}
+    size = parse_size(args.size) if getattr(args, "size", None) else recorded.get("size")
+    color = getattr(args, "color", None) or recorded.get("color")
+    loaded = load_data(args.data, drop=_columns(args.drop), size=None if size is None else tuple(size), color=color)
+    if loaded.description:
+        print(f"aekit: {args.data}: {loaded.description}", file=sys.stderr)
+    return loaded
+
+
+def _image_settings(loaded: LoadedData, path: str) -> dict | None:
+    """What run.json records of an image folder so that later commands read it the same way."""
+    if not Path(path).is_dir():
+        return None
+    return {"size": list(loaded.X.shape[-2:]), "color": "rgb" if loaded.X.ndim == 4 else "grey"}
+
+
+def _recorded_images(run_dir: str) -> dict:
+    try:
+        return json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8")).get("image_folder") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     cls = registry.cli_models()[args.model]
-    loaded = load_data(args.data, drop=_columns(args.drop))
+    loaded = _load(args)
     X = loaded.X
     table = table_runs.wants_table_model(loaded, _columns(args.categorical), _columns(args.numeric))
     if table:  # categorical columns or gaps: the table form of the model (schema.json in the run folder)
@@ -138,14 +169,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _refuse_same_file(args.data, out)
     distributed.set_timeout(args.ddp_timeout)
+    images = _image_settings(loaded, args.data)
     if not distributed.is_main_process():
-        _train(args, cls, estimator, X, table, preprocessing, out)  # under torchrun, rank 0 writes the run folder
+        _train(args, cls, estimator, X, table, preprocessing, images, out)  # under torchrun, rank 0 writes the run
         return
     created = not out.exists()
     try:
         check_writable(out)  # a read-only or unwritable --out fails now, not after the first epoch
         with folder_lock(out):  # one writer per run folder: a second `aekit train` into it is refused
-            _train(args, cls, estimator, X, table, preprocessing, out)
+            _train(args, cls, estimator, X, table, preprocessing, images, out)
     except BaseException:
         if created:  # a run that failed before writing anything leaves no empty folder behind
             with contextlib.suppress(OSError):
@@ -160,6 +192,7 @@ def _train(
     X: Any,
     table: bool,
     preprocessing: Preprocessing,
+    images: dict | None,
     out: Path,
 ) -> None:
     """Fit, then (rank 0) write the run folder as one unit: run.json, listing the others, last."""
@@ -185,13 +218,23 @@ def _train(
         "estimator": cls.__name__,
         "data": str(args.data),
         "n_samples": int(len(X)),
+        "image_folder": images,
         "epochs_run": estimator.n_epochs_,
         "fit_seconds": round(seconds, 3),
         "final": {k: v[-1] for k, v in estimator.history_.items() if k.startswith(("train_", "val_"))},
         "aekit_version": aekit.__version__,
     }
     runs.commit(out, summary, required)
-    print(f"trained {cls.__name__} on {len(X)} samples in {seconds:.1f} s ({estimator.n_epochs_} epochs); saved to {out}")
+    decided = [
+        f"{name}={getattr(estimator, name + '_')!r}"
+        for name in ("latent_dim", "likelihood")
+        if getattr(estimator, name, None) == "auto"
+    ]
+    chosen = f" ({', '.join(decided)}, chosen for this data)" if decided else ""
+    print(
+        f"trained {cls.__name__}{chosen} on {len(X)} samples in {seconds:.1f} s ({estimator.n_epochs_} epochs); "
+        f"saved to {out}"
+    )
 
 
 @dataclass(frozen=True)
@@ -230,34 +273,49 @@ def _refuse_same_file(data: str, out: Path, run_dir: str | None = None) -> None:
     """Refuse an output that would overwrite the input data or a file of the run folder."""
     inputs = [Path(data)]
     if run_dir is not None:
-        inputs += [Path(run_dir) / name for name in (MODEL_FILE, PREPROCESSING_FILE, runs.RUN_FILE, CHECKPOINT_FILE)]
+        inputs += [Path(run_dir) / name for name in (MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, CHECKPOINT_FILE)]
     for path in inputs:
         if (path.exists() and out.exists() and out.samefile(path)) or path.resolve() == out.resolve():
             raise UserError(f"--out {out} is the input {path}; writing there would replace it. Pass another --out.")
 
 
-def _check_output_file(out: Path) -> None:
-    """The output's folder must be a writable folder: checked before any work is done."""
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder; pass a file name such as {out / 'out.npy'}.")
+def _check_output_location(out: Path) -> None:
+    """Where the output goes (a file, or a folder of PNGs) must be writable: checked before any work is done."""
     check_writable(out.parent)
 
 
 def cmd_apply(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _refuse_same_file(args.data, out, args.run_dir)
-    _check_output_file(out)
+    _check_output_location(out)
     if table_runs.is_table_run(args.run_dir):
         return _apply_table(args)
     if args.command == "impute":
         raise UserError(f"{args.run_dir} was not trained on a table; impute fills gaps of CSV/Parquet tables.")
     command = DATA_COMMANDS[args.command]
     estimator, preprocessing = load_run(args.run_dir)
-    X = load_data(args.data, drop=_columns(args.drop)).X
+    loaded = _load(args, _recorded_images(args.run_dir))
+    X = loaded.X
 
     def run(model_input: np.ndarray) -> np.ndarray:
         result = command.apply(estimator, model_input)
         return preprocessing.invert(result) if command.in_data_units else result
+
+    if _is_folder(args.out):
+        if not (command.in_data_units and X.ndim >= 3):
+            raise UserError(
+                f"--out {args.out} is a folder, which receives PNG images: only reconstruct and denoise of images "
+                "write them; give a .npy or .csv file name."
+            )
+        n = write_image_folder(args.out, _as_pixels(run(preprocessing.apply(X)), preprocessing), loaded.names)
+        print(f"wrote {n} {args.command} images (PNG) to {args.out}")
+        return
+    if loaded.kind == "images" and X.ndim == 4 and command.in_data_units:
+        # Files hold height x width x channels; the model's channels-first layout stays inside.
+        blocks = [run(preprocessing.apply(X)).transpose(0, 2, 3, 1)]
+        shape = write_array(args.out, len(X), blocks)
+        print(f"wrote {args.command} output {shape} (images, channels last) to {args.out}")
+        return
 
     # Every command works row by row: a file too large for memory is read, run and written in blocks.
     if should_stream(X):
@@ -284,10 +342,28 @@ def _apply_table(args: argparse.Namespace) -> None:
     print(f"wrote {args.command} output {tuple(shape)} to {args.out}")
 
 
+def _is_folder(path: str) -> bool:
+    """An --out that names a folder (an existing one, a trailing slash, or no suffix) rather than a file."""
+    return path.endswith(("/", os.sep)) or Path(path).is_dir() or not Path(path).suffix
+
+
+def _as_pixels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
+    if preprocessing.kind != "unit_scale":
+        raise UserError(
+            "PNG output needs a model trained on 8-bit images (uint8 pixels or an image folder); this run's data "
+            "were not pixels. Give a .npy or .csv file name."
+        )
+    return images
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
-    _check_output_file(Path(args.out))
+    _check_output_location(Path(args.out))
     estimator, preprocessing = load_run(args.run_dir)
     samples = preprocessing.invert(estimator.sample(args.n, random_state=args.seed))
+    if _is_folder(args.out):
+        n = write_image_folder(args.out, _as_pixels(samples, preprocessing))
+        print(f"wrote {n} samples (PNG) to {args.out}")
+        return
     write_array(args.out, len(samples), [samples])
     print(f"wrote {args.n} samples {samples.shape} to {args.out}")
 
@@ -303,7 +379,16 @@ def cmd_tour(args: argparse.Namespace) -> None:
             run_table_tour(loaded.frame, args.data, out=args.out, quick=args.quick)
             return
 
-    run_tour(data=args.data, out=args.out, quick=args.quick, novel_class=args.novel_class)
+    budget = {} if args.budget is None else {"budget": args.budget}
+    run_tour(
+        data=args.data,
+        out=args.out,
+        quick=args.quick,
+        novel_class=args.novel_class,
+        image_size=parse_size(args.size) if args.size else None,
+        image_color=args.color,
+        **budget,
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -317,6 +402,34 @@ def _train_flags() -> dict[str, parameters.Param]:
     """The parameters every CLI model shares that have an ``aekit train`` flag (from the parameter table)."""
     flags = parameters.cli_params(cls._param_table for cls in registry.cli_models().values())
     return {name: param for name, param in flags.items() if name not in _CLI_MANAGED}
+
+
+TRAIN_EXAMPLES = (
+    ("images in an array", "aekit train vae --data ../shared/data/mnist.npz --out runs/vae --epochs 10 --param beta=2"),
+    ("a table", "aekit train ae --data people.csv --drop id --categorical year --out runs/people"),
+    ("a folder of images", "aekit train denoising --data photos/ --out runs/photos --epochs 30"),
+)
+
+
+def _train_epilog() -> str:
+    """Examples, then every model's own --param keys with their defaults (from the parameter tables)."""
+    lines = ["examples:"]
+    for what, command in TRAIN_EXAMPLES:
+        lines += [f"  {command}", f"      ({what})"]
+    lines += ["", "--param keys of each model (KEY=default; the flags above are shared by all):"]
+    flags = set(_train_flags()) | set(_CLI_MANAGED)
+    for name, cls in sorted(registry.cli_models().items()):
+        keys = ", ".join(f"{key}={param.default!r}" for key, param in cls._param_table.items() if key not in flags)
+        lines.append(textwrap.fill(keys, width=100, initial_indent=f"  {name}: ", subsequent_indent="      "))
+    lines.append("Each key is described in the model's docstring, e.g. python -c 'import aekit; help(aekit.VAE)'.")
+    return "\n".join(lines)
+
+
+def _add_image_flags(parser: argparse.ArgumentParser, size_default: str, color_default: str) -> None:
+    parser.add_argument(
+        "--size", metavar="HxW", help=f"image folders: resize to HEIGHTxWIDTH, cropping to keep the aspect ratio {size_default}"
+    )
+    parser.add_argument("--color", choices=COLORS, help=f"image folders: read in grey or RGB {color_default}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,10 +455,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tour.add_argument("--quick", action="store_true", help="a much shorter run (for tests and a first look)")
     tour.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="seconds of training for all models together; epochs are cut to fit and the report says so "
+        "(default: the tour's DEFAULT_BUDGET, 240)",
+    )
+    tour.add_argument(
         "--novel-class",
         metavar="LABEL",
         help="class kept out of training to test anomaly detection (default: the first class; 'none' keeps all)",
     )
+    _add_image_flags(tour, "(default: the most common size among the files)", "(default: rgb if any file is in colour)")
     tour.set_defaults(func=cmd_tour)
 
     report = commands.add_parser(
@@ -362,12 +483,16 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train one model on a data file and save it to a run folder",
-        description="Train a model. uint8 images are scaled to [0,1]; CSV columns are standardized "
-        "(the scaling is saved with the model and applied by encode/reconstruct). A checkpoint is "
-        "written to the run folder after every epoch; --resume continues from it. Large .npy files are "
-        "memory-mapped and read batch by batch. Under `torchrun --nproc_per_node=N -m aekit train ...` "
-        "training is data-parallel (--batch-size is the global batch; rank 0 writes the run folder).",
-        epilog="Example: aekit train vae --data ../shared/data/mnist.npz --out runs/vae --epochs 10 --param beta=2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Train a model. uint8 images are scaled to [0,1]; CSV columns are standardized "
+            "(the scaling is saved with the model and applied by encode/reconstruct). A checkpoint is "
+            "written to the run folder after every epoch; --resume continues from it. Large .npy files are "
+            "memory-mapped and read batch by batch. Under `torchrun --nproc_per_node=N -m aekit train ...` "
+            "training is data-parallel (--batch-size is the global batch; rank 0 writes the run folder).",
+            width=100,
+        ),
+        epilog=_train_epilog(),
     )
     train.add_argument("model", choices=sorted(registry.cli_models()), help="which autoencoder")
     train.add_argument("--data", required=True, help=".npy, .npz or .csv file, or a folder of images")
@@ -389,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="table columns to treat as categories besides the inferred ones (strings, booleans), e.g. year",
     )  # fmt: skip
     train.add_argument("--numeric", metavar="COL,...", help="table columns to treat as numbers whatever their type")
+    _add_image_flags(train, "(default: the most common size among the files)", "(default: rgb if any file is in colour)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
         "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"
@@ -421,8 +547,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
         sub.add_argument("data", metavar="DATA", help=".npy, .npz, .csv or .parquet file, or a folder of images")
-        sub.add_argument("--out", required=True, help="output .npy or .csv file (a table's reconstruction: .csv or .parquet)")
+        sub.add_argument(
+            "--out",
+            required=True,
+            help="output .npy or .csv file (a table's reconstruction: .csv or .parquet; reconstruct and denoise of "
+            "images: a folder/ of PNGs, clipped to 0-255 and named as the input files)",
+        )
         sub.add_argument("--drop", metavar="COL,...", help="table columns to leave out, as in training")
+        _add_image_flags(sub, "(default: as in training)", "(default: as in training)")
         sub.set_defaults(func=cmd_apply)
 
     sample = commands.add_parser(
@@ -432,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
     sample.add_argument("--n", type=int, default=16, help="how many samples (default 16)")
-    sample.add_argument("--out", required=True, help="output .npy or .csv file")
+    sample.add_argument("--out", required=True, help="output .npy or .csv file, or a folder/ of PNGs (image models)")
     sample.add_argument("--seed", type=int, default=None, help="random seed (default: fresh randomness)")
     sample.set_defaults(func=cmd_sample)
     return parser

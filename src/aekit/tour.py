@@ -18,6 +18,7 @@ import json
 import math
 import platform
 import shlex
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 import sklearn
+import sklearn.base
 import torch
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
@@ -57,6 +59,9 @@ TRAINING_STEPS = 2000  # gradient steps per model on the full tour; epochs follo
 # Small models on small data spend more time synchronizing two threads than computing
 # (measured on digits: 5-15x the CPU time with 2 threads on a busy 2-core machine).
 SINGLE_THREAD_BELOW = 20_000_000  # training-set values
+DEFAULT_BUDGET = 240.0  # seconds of training for the whole tour; epochs are cut to fit it
+PROBE_ROWS = 256  # rows of the two-epoch fit that times each model before its real fit
+FEW_SAMPLES = 1000  # below this many training samples an autoencoder rarely beats PCA
 
 
 # ---------------------------------------------------------------------------- data
@@ -97,18 +102,42 @@ def _class_labels(y: Any, n: int) -> np.ndarray | None:
     return y if 2 <= len(np.unique(y)) <= 100 else None
 
 
-def load_tour_data(path: str | None = None, seed: int = 0, test_fraction: float = 0.2) -> TourData:
+def _data_name(path: str, loaded: LoadedData) -> str:
+    """A title for the data: its file or folder name and what it holds, not the path typed."""
+    sample = loaded.X.shape[1:]
+    if loaded.kind == "images" and len(sample) >= 2:
+        colour = "RGB " if len(sample) == 3 and sample[0] == 3 else "grey " if len(sample) == 2 else ""
+        what = f"{len(loaded.X)} {colour}{sample[-2]}x{sample[-1]} images"
+    elif loaded.kind == "table":
+        what = f"a table of {len(loaded.X)} rows, {math.prod(sample)} columns"
+    else:
+        what = f"{len(loaded.X)} samples of shape {'x'.join(map(str, sample))}"
+    return f"{Path(path).name or path} ({what})"
+
+
+def load_tour_data(
+    path: str | None = None,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    image_size: tuple[int, int] | None = None,
+    image_color: str | None = None,
+) -> TourData:
     """The tour's data: scikit-learn's digits by default, else a data file or image folder.
 
     Uses the file's test split when it has one (MNIST), else a stratified
     ``test_fraction`` split.  uint8 images are scaled to [0, 1] and CSV columns
-    standardized (see :class:`aekit.data.Preprocessing`).
+    standardized (see :class:`aekit.data.Preprocessing`).  ``image_size`` and
+    ``image_color`` choose how an image folder is read (see
+    :func:`aekit.data.images.load_image_folder`).
     """
     if path is None:
         X, y = aekit.datasets.load_digits()
         loaded, name = LoadedData(X=X, y=y), "scikit-learn digits (8x8 images)"
     else:
-        loaded, name = load_data(path), str(path)
+        loaded = load_data(path, size=image_size, color=image_color)
+        if loaded.description:
+            _say(f"aekit tour: {path}: {loaded.description}")
+        name = _data_name(path, loaded)
     preprocessing = Preprocessing.fit(loaded.X, loaded.kind)
     X = preprocessing.apply(loaded.X)
     y = _class_labels(loaded.y, len(X))
@@ -220,6 +249,28 @@ def tour_epochs(n_train: int, batch_size: int = 128, quick: bool = False) -> int
     if quick:
         return 3
     return int(np.clip(round(TRAINING_STEPS / math.ceil(n_train / batch_size)), 5, 100))
+
+
+def epoch_seconds(model: aekit.BaseAutoEncoder, X: np.ndarray) -> float:
+    """Seconds one training epoch of ``model`` on ``X`` should take, timed on a short fit.
+
+    The second of two epochs on ``PROBE_ROWS`` rows, scaled to the rows of ``X``: the
+    trainer's per-epoch clock leaves out building the network, and the first epoch
+    pays one-off costs (first optimizer step, kernel set-up) a long fit pays once.
+    """
+    rows = min(len(X), PROBE_ROWS)
+    probe = sklearn.base.clone(model).set_params(epochs=2, verbose=0, validation_fraction=0.0, early_stopping=False)
+    probe.fit(X[:rows])
+    validation = 1.0 + model.validation_fraction / 2  # the held-out rows are only evaluated
+    return float(probe.history_["seconds"][-1]) * len(X) / rows * validation
+
+
+def plan_epochs(seconds_per_epoch: Mapping[str, float], epochs: int, budget: float) -> dict[str, int]:
+    """Epochs per model: ``epochs`` each when they fit ``budget`` seconds, else all cut in
+    the same proportion (at least 1 each), so the slow models do not starve the others."""
+    total = epochs * sum(seconds_per_epoch.values())
+    factor = min(1.0, budget / total) if total > 0 else 1.0
+    return {name: max(1, int(epochs * factor)) for name in seconds_per_epoch}
 
 
 @contextlib.contextmanager
@@ -584,11 +635,21 @@ def write_outputs(
     atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json_text, encoding="utf-8"))
     print(f"\n{title}\n{details['data']}\n")
     print(format_table(rows))
+    for caveat in extra.get("caveats", []):
+        print(f"\nNote: {caveat}")
     print(f"\nwrote {out / 'report.html'} and {out / 'metrics.json'} ({wall_seconds} s)")
     return document
 
 
-def tour_command(data: str | None, out: str, quick: bool, novel_class: str | None) -> str:
+def tour_command(
+    data: str | None,
+    out: str,
+    quick: bool,
+    novel_class: str | None,
+    budget: float = DEFAULT_BUDGET,
+    image_size: tuple[int, int] | None = None,
+    image_color: str | None = None,
+) -> str:
     """The ``aekit tour`` command line equivalent to these arguments."""
     parts = ["aekit", "tour"]
     if data is not None:
@@ -596,13 +657,25 @@ def tour_command(data: str | None, out: str, quick: bool, novel_class: str | Non
     parts += ["--out", str(out)]
     if novel_class is not None:
         parts += ["--novel-class", novel_class]
+    if budget != DEFAULT_BUDGET:
+        parts += ["--budget", f"{budget:g}"]
+    if image_size is not None:
+        parts += ["--size", f"{image_size[0]}x{image_size[1]}"]
+    if image_color is not None:
+        parts += ["--color", image_color]
     if quick:
         parts.append("--quick")
     return shlex.join(parts)
 
 
 def run_tour(
-    data: str | None = None, out: str = "aekit-tour", quick: bool = False, novel_class: str | None = None
+    data: str | None = None,
+    out: str = "aekit-tour",
+    quick: bool = False,
+    novel_class: str | None = None,
+    budget: float = DEFAULT_BUDGET,
+    image_size: tuple[int, int] | None = None,
+    image_color: str | None = None,
 ) -> dict:
     """Train PCA and the autoencoder family on ``data`` and write the report.
 
@@ -619,6 +692,13 @@ def run_tour(
     novel_class : str or None
         Label of the class held out from training ("none": hold out nothing); None
         holds out the first class when the data has at least three.
+    budget : float
+        Seconds of training for all the models together.  Each model is timed on a
+        one-epoch fit first, and its epochs are cut to its share of what is left
+        (what a fast model leaves goes to the next); the report says which were cut.
+    image_size, image_color
+        How an image folder is read: (height, width) and "grey" or "rgb"; None
+        follows the files (the most common size; RGB if any is in colour).
 
     Returns
     -------
@@ -626,8 +706,10 @@ def run_tour(
         The contents of metrics.json.
     """
     started = time.perf_counter()
-    command = tour_command(data, out, quick, novel_class)
-    tour_data = load_tour_data(data)
+    if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
+        raise ValueError(f"budget must be a positive number of seconds; got {budget!r}.")
+    command = tour_command(data, out, quick, novel_class, budget, image_size, image_color)
+    tour_data = load_tour_data(data, image_size=image_size, image_color=image_color)
     if quick:
         rng = np.random.RandomState(0)
         keep_train = _subsample(rng, len(tour_data.X_train), 600)
@@ -651,20 +733,38 @@ def run_tour(
         # The first fit in a process pays one-off costs (lazy imports, kernel set-up: ~2 s measured);
         # paying them here keeps the fit-time column a comparison of models, not of their order.
         aekit.AutoEncoder(latent_dim=2, epochs=1, validation_fraction=0.0, random_state=0).fit(X_fit[:64])
+    with torch_threads(threads):
+        # Every model is timed first, so the epochs fit the budget and the user hears how long it will take.
+        per_epoch = {name: epoch_seconds(m, X_fit) for name, m in models.items() if name != REFERENCE}
+    planned = plan_epochs(per_epoch, epochs, budget)
+    cut = {name: (planned[name], epochs) for name in planned if planned[name] < epochs}
+    expected = {name: planned[name] * per_epoch[name] for name in planned}
+    _say(
+        f"aekit tour: {len(planned)} autoencoders, {len(X_fit)} samples, about {sum(expected.values()):.0f} s of "
+        f"training (budget {budget:g} s" + (f"; epochs cut for {', '.join(cut)})" if cut else ")")
+    )
     with (
         torch_threads(threads),
         tqdm(stages, desc="aekit tour", unit="step", leave=False, dynamic_ncols=True, disable=None) as bar,
     ):
-        for name in stages:
+        for position, name in enumerate(stages, start=1):
             bar.set_description(f"aekit tour: {name}")
             if name == "figures":
+                _say(f"aekit tour [{position}/{len(stages)}] figures and report")
                 figures = build_figures(results, tour_data)
             else:
+                model = models[name]
+                line = f"aekit tour [{position}/{len(stages)}] {name}"
+                if name in planned:
+                    model.set_params(epochs=planned[name])
+                    line += f": up to {planned[name]} epochs, about {expected.pop(name):.2g} s"
+                _say(line)
                 fit_started = time.perf_counter()
-                model = models[name].fit(X_fit)
+                model.fit(X_fit)
                 fit_seconds = time.perf_counter() - fit_started
                 results[name] = evaluate(model, tour_data, fit_seconds, getattr(model, "n_epochs_", None))
                 model.save(out_dir / "models" / (f"{name}.safetensors" if name != REFERENCE else "pca.npz"))
+                _say(f"    done in {fit_seconds:.1f} s; about {sum(expected.values()):.0f} s of training left")
             bar.update()
     tour_data.preprocessing.save(out_dir / "models" / "preprocessing.json")
     title = f"aekit tour: {tour_data.name}"
@@ -679,8 +779,51 @@ def run_tour(
             else ""
         )
     )
-    extra = {"settings": {"latent_dim": latent_dim, "epochs": epochs, "quick": quick, "torch_threads": threads}}
-    return write_outputs(out_dir, title, intro, tour_data, results, figures, command, started, extra)
+    notes = caveats(results, len(X_fit), quick, epochs, cut, budget)
+    settings = {"latent_dim": latent_dim, "epochs": epochs, "budget_seconds": budget, "quick": quick}
+    extra = {"settings": {**settings, "torch_threads": threads}, "caveats": notes}
+    return write_outputs(out_dir, title, " ".join([intro, *notes]), tour_data, results, figures, command, started, extra)
+
+
+def _say(line: str) -> None:
+    """A progress line on stderr, printed whether or not it is a terminal (logs and CI see it too)."""
+    tqdm.write(line, file=sys.stderr)
+
+
+def caveats(
+    results: Mapping[str, ModelResult],
+    n_train: int,
+    quick: bool,
+    epochs: int,
+    cut: Mapping[str, tuple[int, int]],
+    budget: float,
+) -> list[str]:
+    """What a reader must know before trusting the table: under-training, budget cuts, too little data."""
+    notes = []
+    if quick:
+        notes.append(
+            f"Quick look (--quick): {epochs} epochs on {n_train} samples. The autoencoders are under-trained, so "
+            "these numbers do not rank them (an AUROC below 0.5 or an error far above PCA's says so); run "
+            "without --quick for a comparison."
+        )
+    if cut:
+        listed = ", ".join(f"{name} {done} of {planned}" for name, (done, planned) in cut.items())
+        notes.append(
+            f"Epochs were cut to fit the {budget:g} s budget ({listed}); those models may be under-trained: "
+            "raise --budget for a full run."
+        )
+    errors = {name: r.metrics["reconstruction_error"] for name, r in results.items()}
+    if not quick and REFERENCE in errors and all(errors[REFERENCE] <= e for n, e in errors.items() if n != REFERENCE):
+        notes.append(
+            f"PCA reconstructs better than every autoencoder here. "
+            + (
+                f"With {n_train} training samples there is too little data for them to learn more than PCA's "
+                f"linear code (they usually need thousands): add data, or use PCA."
+                if n_train < FEW_SAMPLES
+                else "Train longer (raise --budget) or try a wider code before preferring an autoencoder."
+            )
+        )
+    return notes
 
 
 def run_report(run_dirs: list[str], data: str | None = None, out: str | None = None) -> dict:
@@ -716,7 +859,7 @@ def run_report(run_dirs: list[str], data: str | None = None, out: str | None = N
             "may have seen in training: expect optimistic numbers."
         )
     )
-    first_dim = int(runs[0][1].latent_dim)
+    first_dim = int(runs[0][1].latent_dim_)
     results: dict[str, ModelResult] = {}
     pca_started = time.perf_counter()
     pca = PCABaseline(first_dim).fit(tour_data.X_train)

@@ -18,3 +18,5 @@ class LoadedData:
     y_test: np.ndarray | None = None
     kind: str = "array"  # "array", "images" (uint8 pixels) or "table" (CSV, Parquet)
     frame: Any = None  # tables: the pandas DataFrame as read (X is its float array when all-numeric)
+    description: str = ""  # what the loader chose or changed (image folders: size, colour, resized files)
+    names: list[str] | None = None  # image folders: each image's file, relative to the folder

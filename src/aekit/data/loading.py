@@ -83,15 +83,23 @@ def _read_npz(path: Path) -> LoadedData:
         )
 
 
-def load_data(path: str | os.PathLike, drop: tuple[str, ...] | list[str] = ()) -> LoadedData:
+def load_data(
+    path: str | os.PathLike,
+    drop: tuple[str, ...] | list[str] = (),
+    size: tuple[int, int] | None = None,
+    color: str | None = None,
+) -> LoadedData:
     """Load a data file by its suffix (.npy is memory-mapped, never read whole), or a folder of images.
 
     Tables (.csv/.tsv/.txt/.parquet) are read with pandas (:func:`aekit.data.tables.read_table`),
-    without the columns ``drop``.
+    without the columns ``drop``.  ``size`` and ``color`` apply to image folders
+    (:func:`aekit.data.images.load_image_folder`).
     """
     path = Path(path)
     if path.is_dir():
-        return load_image_folder(path)
+        return load_image_folder(path, size=size, color=color)
+    if size is not None or color is not None:
+        raise ValueError(f"{path}: --size and --color resize and convert image folders, not {path.suffix or 'files'}.")
     if not path.is_file():
         raise FileNotFoundError(
             f"No data file at {path}; check the path (supported: {', '.join(SUPPORTED_SUFFIXES)} "

@@ -46,8 +46,8 @@ class Preprocessing:
         return np.asarray(X, dtype=np.float32)
 
     def invert(self, X: np.ndarray) -> np.ndarray:
-        if self.kind == "unit_scale":
-            return X * 255
+        if self.kind == "unit_scale":  # pixels: a decoder's values beyond [0, 1] are not pixels
+            return np.clip(X * 255, 0, 255)
         if self.kind == "standardize":
             return X * np.asarray(self.scale) + np.asarray(self.mean)
         return X

@@ -44,8 +44,8 @@ class AutoEncoder(BaseAutoEncoder):
         return None
 
     def _module_parts(self) -> dict[str, Any]:
-        body, decoder = self._networks(self.model_shape_, self.latent_dim)
-        encoder = nn.Sequential(body, nn.Linear(body.out_features, self.latent_dim))
+        body, decoder = self._networks(self.model_shape_, self.latent_dim_)
+        encoder = nn.Sequential(body, nn.Linear(body.out_features, self.latent_dim_))
         activation = self._code_activation()
         if activation is not None:
             encoder = nn.Sequential(encoder, activation)

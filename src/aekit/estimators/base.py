@@ -77,6 +77,15 @@ class DataScaleWarning(UserWarning):
     """Inputs on a scale that squared-error and Gaussian losses train badly on."""
 
 
+class WideCodeWarning(UserWarning):
+    """A code at least as wide as the input, which an unregularized autoencoder can fill with a copy."""
+
+
+def default_latent_dim(n_features: int) -> int:
+    """The ``latent_dim="auto"`` size: half the input features, at least 1, at most 16."""
+    return min(16, max(1, n_features // 2))
+
+
 _TUPLE_ATTRIBUTES = ("input_shape_", "model_shape_", "hidden_")
 
 
@@ -148,7 +157,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     Fitted attributes: ``module_`` (the torch module), ``input_shape_`` (shape of
     one training sample), ``n_features_in_``, ``model_shape_``, ``architecture_``,
-    ``hidden_``, ``history_`` (per-epoch losses) and ``n_epochs_``.
+    ``hidden_``, ``latent_dim_`` (the code size used), ``history_`` (per-epoch losses) and ``n_epochs_``.
     """
 
     _params: ClassVar[dict[str, Param]] = SHARED_PARAMS
@@ -162,6 +171,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     transform_batch_size: ClassVar[int] = 4096
     # Models with a prior (VAE, WAE) sample from it; the others from a density fitted on their codes.
     _samples_from_prior: ClassVar[bool] = False
+    # A penalty (sparsity, noise, contraction, KL) keeps a code as wide as the input from copying it.
+    _wide_codes_regularized: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -227,6 +238,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(_with_advice(str(exc))) from None
         flat = X.reshape(X.shape[0], -1)
         low, high = float(flat.min()), float(flat.max())
+        if reset:
+            self._resolve_data_settings(low, high)  # e.g. likelihood="auto", before the range it implies is checked
         self._check_range(low, high)
         if reset:
             rows = flat[:: max(1, len(flat) // 10_000)]  # spread enough for a warning, without a copy of X
@@ -286,6 +299,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             low, high = min(low, float(flat.min())), max(high, float(flat.max()))
             total = total + flat.sum(axis=0, dtype=np.float64)
             total_sq = total_sq + np.square(flat, dtype=np.float64).sum(axis=0)
+        self._resolve_data_settings(low, high)
         self._check_range(low, high)
         mean = total / len(X)
         feature_std = float(np.sqrt(np.maximum(total_sq / len(X) - mean**2, 0.0)).max())
@@ -298,7 +312,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """(the setting that needs inputs in [0, 1], the alternative to suggest), or None."""
         if getattr(self, "loss", None) == "bce":
             return "loss='bce'", "loss='mse'"
-        if getattr(self, "likelihood", None) == "bernoulli":
+        if getattr(self, "likelihood_", getattr(self, "likelihood", None)) == "bernoulli":
             return "likelihood='bernoulli'", "likelihood='gaussian'"
         return None
 
@@ -321,6 +335,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "Scale X to [0, 1] as the training data was (divide 8-bit pixels by 255, or use sklearn's "
                 f"MinMaxScaler), or use {setting[1]}."
             )
+
+    def _resolve_data_settings(self, low: float, high: float) -> None:
+        """Decide the ``"auto"`` settings that depend on the training data's range (in ``fit``)."""
 
     def _check_scale(self, low: float, high: float, max_feature_std: float) -> None:
         if self._unit_interval_setting() is not None:
@@ -352,6 +369,19 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.model_shape_ = (self.n_features_in_,)
         self.architecture_ = architecture
         self.hidden_ = tuple(int(h) for h in (self.hidden if self.hidden is not None else DEFAULT_HIDDEN[architecture]))
+
+    def _resolve_code_size(self) -> None:
+        """Set ``latent_dim_``, the code size used ("auto": sized to the input); warn when it cannot compress."""
+        self.latent_dim_ = default_latent_dim(self.n_features_in_) if self.latent_dim == "auto" else int(self.latent_dim)
+        if self.latent_dim_ >= self.n_features_in_ and not self._wide_codes_regularized:
+            warnings.warn(
+                f"latent_dim={self.latent_dim_} is not smaller than the {self.n_features_in_} input features: "
+                f"{type(self).__name__} has no penalty that stops it from learning the identity, so the code "
+                'need not learn any structure. Use a smaller latent_dim (or "auto"), or a regularized model '
+                "(SparseAutoEncoder, DenoisingAutoEncoder, ContractiveAutoEncoder, VAE).",
+                WideCodeWarning,
+                stacklevel=4,
+            )
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         """Float32 tensor in model layout on the fitted device (no copy when possible)."""
@@ -462,6 +492,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{self.device_.type}; use precision='32'."
             )
         self._resolve_architecture()
+        self._resolve_code_size()
         train_idx, val_idx = self._split(X.shape[0], rng)
         if isinstance(X, MappedArray):
             x = MappedSource(X, self.model_shape_, self.device_)
@@ -524,7 +555,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ transforms
     @property
     def _n_features_out(self) -> int:
-        return int(self.latent_dim)
+        return int(self.latent_dim_)
 
     def transform(self, X: Any) -> np.ndarray:
         """Codes of ``X``, shape (n, latent_dim); deterministic (posterior mean for a VAE)."""
@@ -540,9 +571,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Validate codes and decode them, with ``conditions_for(n)`` passed alongside (conditional models)."""
         check_is_fitted(self)
         Z = check_array(Z, dtype=FLOAT_DTYPES, input_name="Z")
-        if Z.shape[1] != self.latent_dim:
+        if Z.shape[1] != self.latent_dim_:
             raise ValueError(
-                f"Z has {Z.shape[1]} columns but the code has latent_dim={self.latent_dim}; "
+                f"Z has {Z.shape[1]} columns but the code has latent_dim={self.latent_dim_}; "
                 "pass codes produced by transform()."
             )
         z = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
@@ -588,7 +619,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         check_positive_int("n_samples", n_samples)
         if self._samples_from_prior:
-            return check_random_state(random_state).standard_normal((n_samples, self.latent_dim)).astype(np.float32)
+            return check_random_state(random_state).standard_normal((n_samples, self.latent_dim_)).astype(np.float32)
         self._fit_code_density()
         if not hasattr(self, "code_density_weights_"):
             raise ValueError(
@@ -631,6 +662,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             setattr(self, name, tuple(value) if name in _TUPLE_ATTRIBUTES else value)
         if "feature_names_in_" in attributes:
             self.feature_names_in_ = np.asarray(attributes["feature_names_in_"], dtype=object)
+        if "latent_dim_" not in attributes:  # files written before latent_dim="auto" existed
+            self.latent_dim_ = int(self.latent_dim)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

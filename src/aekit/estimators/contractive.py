@@ -9,14 +9,20 @@ import torch
 from torch import nn
 
 from aekit.estimators.autoencoder import AutoEncoder
-from aekit.estimators.params import Choice, Param, Real
+from aekit.estimators.params import Choice, Integer, Param, Real
 from aekit.models.terms import Contraction, LossTerm, jacobian_squared_norm
+
+
+# Measured (benchmarks/README.md): above this many input features the exact Jacobian
+# dominates the step; a random projection costs one vector-Jacobian product.
+EXACT_JACOBIAN_UP_TO = 4096
 
 
 class ContractiveAutoEncoder(AutoEncoder):
     """Autoencoder penalizing ``||dh/dx||_F^2``, the encoder Jacobian's squared norm (Rifai et al., 2011).
 
-    The penalty is exact (no random projections), averaged over each batch.  With
+    The penalty is exact by default up to 4096 input features, averaged over each batch
+    (above that, an unbiased random-projection estimate: see ``contraction_estimator``).  With
     ``hidden=()`` and a sigmoid code the encoder is ``h = sigmoid(W x + b)`` and the
     closed form ``sum_j (h_j (1 - h_j))^2 ||W_j||^2`` costs one forward pass.  Any
     other encoder (deeper MLPs, convolutions) gets the full Jacobian by batched
@@ -33,8 +39,18 @@ class ContractiveAutoEncoder(AutoEncoder):
     (3,)
     """
 
+    _wide_codes_regularized = True
     _params = {
         "contraction_weight": Param(0.1, Real(), "Weight of the penalty relative to the per-sample reconstruction loss."),
+        "contraction_estimator": Param(
+            "auto",
+            Choice("auto", "exact", "projection"),
+            '"exact" computes the whole Jacobian (about latent_dim vector-Jacobian products per sample); '
+            '"projection" estimates its norm without bias from n_projections random projections (one product '
+            'each; Hutchinson\'s estimator). "auto" is exact up to 4096 input features (64x64 grey images) and '
+            "projection above; the choice is contraction_estimator_.",
+        ),
+        "n_projections": Param(1, Integer(), 'Random projections per sample and step for "projection".'),
         "code_activation": Param(
             "sigmoid",
             Choice("sigmoid", "identity"),
@@ -53,9 +69,24 @@ class ContractiveAutoEncoder(AutoEncoder):
     def _code_activation(self) -> nn.Module | None:
         return nn.Sigmoid() if self.code_activation == "sigmoid" else None
 
+    def _resolve_code_size(self) -> None:
+        super()._resolve_code_size()
+        if self.contraction_estimator != "auto":
+            self.contraction_estimator_ = self.contraction_estimator
+        else:
+            self.contraction_estimator_ = "exact" if self.n_features_in_ <= EXACT_JACOBIAN_UP_TO else "projection"
+
+    def _restore_fitted_attributes(self, attributes: dict[str, Any]) -> None:
+        super()._restore_fitted_attributes(attributes)
+        if "contraction_estimator_" not in attributes:  # files written before the estimate existed
+            self.contraction_estimator_ = "exact"
+
     def _loss_terms(self) -> list[LossTerm]:
         # Weight 0 is the same network unpenalized: skip the Jacobian, the costly part.
-        return [*super()._loss_terms(), *([Contraction(self.contraction_weight)] if self.contraction_weight > 0 else [])]
+        if self.contraction_weight == 0:
+            return super()._loss_terms()
+        projections = self.n_projections if self.contraction_estimator_ == "projection" else None
+        return [*super()._loss_terms(), Contraction(self.contraction_weight, n_projections=projections)]
 
     def jacobian_norm(self, X: Any) -> np.ndarray:
         """Squared Frobenius norm of the encoder's Jacobian at each sample, shape (n,)."""

@@ -33,6 +33,7 @@ class DenoisingAutoEncoder(AutoEncoder):
     (2, 64)
     """
 
+    _wide_codes_regularized = True
     _params = {
         "noise": Param(
             "gaussian",

@@ -135,6 +135,30 @@ class Widths(Constraint):
         return values
 
 
+class OrAuto(Constraint):
+    """``"auto"`` (the estimator decides from the data in ``fit``), or what ``inner`` accepts."""
+
+    def __init__(self, inner: Constraint):
+        self.inner = inner
+
+    @property
+    def type_text(self) -> str:
+        return f'"auto" or {self.inner.type_text}'
+
+    def check(self, name: str, value: Any) -> None:
+        if not (isinstance(value, str) and value == "auto"):
+            try:
+                self.inner.check(name, value)
+            except ValueError as exc:
+                raise ValueError(f'{str(exc).rstrip(".")} (or "auto").') from None
+
+    def coerce(self, value: Any) -> Any:
+        return value if value == "auto" else self.inner.coerce(value)
+
+    def parse(self, text: str) -> Any:
+        return "auto" if text == "auto" else self.inner.parse(text)
+
+
 class Device(Constraint):
     type_text = '{"auto", "cpu", "cuda"} or str'
 
@@ -181,7 +205,14 @@ def changed(param: Param, **changes: Any) -> Param:
 
 
 SHARED_PARAMS: dict[str, Param] = {
-    "latent_dim": Param(16, Integer(), "Size of the code.", cli=True),
+    "latent_dim": Param(
+        "auto",
+        OrAuto(Integer()),
+        'Size of the code. "auto" sizes it to the input: half the number of input features, at least 1 and at '
+        "most 16 (13 features get 6, 64 or more get 16), so the code always compresses; the size used is "
+        "latent_dim_.",
+        cli=True,
+    ),
     "hidden": Param(
         None,
         Widths(),

@@ -153,6 +153,11 @@ def _check_config(estimator: Any) -> None:
             f"input shape {input_shape}, model shape {model_shape}, {estimator.n_features_in_} features "
             f"and architecture {estimator.architecture_!r} do not agree"
         )
+    latent_dim = estimator.latent_dim_
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1 or (
+        estimator.latent_dim != "auto" and latent_dim != estimator.latent_dim
+    ):
+        raise ValueError(f"latent_dim={estimator.latent_dim!r} and the fitted latent_dim_={latent_dim!r} do not agree")
 
 
 def load_estimator(path: str | os.PathLike) -> Any:

@@ -23,6 +23,7 @@ class SparseAutoEncoder(AutoEncoder):
     (2, 128)
     """
 
+    _wide_codes_regularized = True
     _params = {
         "penalty": Param(
             "kl",

@@ -272,8 +272,8 @@ class TabularAutoEncoder(TabularMixin, AutoEncoder):
     table_form_of = "ae"
 
     def _module_parts(self) -> dict[str, Any]:
-        body, decoder, likelihood = self._table_parts(self.latent_dim)
-        encoder = nn.Sequential(body, nn.Linear(body.out_features, self.latent_dim))
+        body, decoder, likelihood = self._table_parts(self.latent_dim_)
+        encoder = nn.Sequential(body, nn.Linear(body.out_features, self.latent_dim_))
         return {"encoder": encoder, "decoder": decoder, "likelihood": likelihood}
 
     def score_samples(self, X: Any) -> np.ndarray:
@@ -300,13 +300,13 @@ class TabularVAE(TabularMixin, VAE):
             raise ValueError("TabularVAE does not take conditional=True; use aekit.VAE on numeric arrays.")
 
     def _module_parts(self) -> dict[str, Any]:
-        encoder, decoder, likelihood = self._table_parts(self.latent_dim)
+        encoder, decoder, likelihood = self._table_parts(self.latent_dim_)
         return {
             "encoder": encoder,
             "encoder_features": encoder.out_features,
             "decoder": decoder,
             "likelihood": likelihood,
-            "latent_dim": self.latent_dim,
+            "latent_dim": self.latent_dim_,
             "resample": None,
             "objective": self.objective,
             "n_importance_samples": self.n_importance_samples,

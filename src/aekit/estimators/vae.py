@@ -9,7 +9,7 @@ import torch
 from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
-from aekit.estimators.base import BaseAutoEncoder, require_finite, never_nan
+from aekit.estimators.base import UNIT_INTERVAL_TOLERANCE, BaseAutoEncoder, never_nan, require_finite
 from aekit.estimators.params import Choice, Flag, Integer, Param, Real
 from aekit.models.terms import GaussianKL, LossTerm
 from aekit.models.vae import OBJECTIVES, VAEModule
@@ -30,12 +30,15 @@ class VAE(BaseAutoEncoder):
     posterior mean); :meth:`log_likelihood` gives the importance-weighted estimate.
     """
 
+    _wide_codes_regularized = True
     _params = {
         "beta": Param(1.0, Real(), "Weight of the KL term (beta-VAE; > 1 favours disentangled, blurrier codes)."),
         "likelihood": Param(
-            "bernoulli",
-            Choice("bernoulli", "gaussian"),
-            "p(x|z). Bernoulli needs inputs in [0, 1]; Gaussian learns one standard deviation per feature.",
+            "auto",
+            Choice("auto", "bernoulli", "gaussian"),
+            "p(x|z). Bernoulli needs inputs in [0, 1]; Gaussian learns one standard deviation per feature. "
+            '"auto" picks Bernoulli when the training data lie in [0, 1] (pixels) and Gaussian otherwise '
+            "(standardized tables); the choice is likelihood_.",
         ),
         "kl_warmup_epochs": Param(
             0, Integer(minimum=0), "Ramp the KL weight linearly from 1/kl_warmup_epochs to 1 (0 = no warm-up)."
@@ -82,8 +85,15 @@ class VAE(BaseAutoEncoder):
     def tour_params(cls, latent_dim: int, unit_range: bool) -> dict[str, Any]:
         return {"latent_dim": latent_dim, "likelihood": "bernoulli" if unit_range else "gaussian"}
 
+    def _resolve_data_settings(self, low: float, high: float) -> None:
+        if self.likelihood != "auto":
+            self.likelihood_ = self.likelihood
+        else:  # dynamic binarization draws binary data: Bernoulli (its range check then says what is wrong)
+            in_unit_interval = low >= -UNIT_INTERVAL_TOLERANCE and high <= 1 + UNIT_INTERVAL_TOLERANCE
+            self.likelihood_ = "bernoulli" if in_unit_interval or self.dynamic_binarization else "gaussian"
+
     def _validate_own_params(self) -> None:
-        if self.dynamic_binarization and self.likelihood != "bernoulli":
+        if self.dynamic_binarization and self.likelihood == "gaussian":
             raise ValueError(
                 "dynamic_binarization=True draws binary data, which needs likelihood='bernoulli'; "
                 f"got likelihood={self.likelihood!r}."
@@ -141,21 +151,23 @@ class VAE(BaseAutoEncoder):
 
     def _restore_fitted_attributes(self, attributes: dict[str, Any]) -> None:
         super()._restore_fitted_attributes(attributes)
+        if "likelihood_" not in attributes:  # files written before likelihood="auto" existed
+            self.likelihood_ = self.likelihood
         if "classes_" in attributes:
             self.classes_ = np.asarray(attributes["classes_"])
 
     def _module_parts(self) -> dict[str, Any]:
         n_conditions = len(self.classes_) if self.conditional else 0
-        body, decoder = self._networks(self.model_shape_, self.latent_dim + n_conditions)
+        body, decoder = self._networks(self.model_shape_, self.latent_dim_ + n_conditions)
         if n_conditions:  # q(z | x, y): the encoder takes the one-hot label as extra features or channels
             channels, *rest = self.model_shape_
-            body, _ = self._networks((channels + n_conditions, *rest), self.latent_dim)
+            body, _ = self._networks((channels + n_conditions, *rest), self.latent_dim_)
         return {
             "encoder": body,
             "encoder_features": body.out_features,
             "decoder": decoder,
-            "likelihood": self._likelihood(self.likelihood),
-            "latent_dim": self.latent_dim,
+            "likelihood": self._likelihood(self.likelihood_),
+            "latent_dim": self.latent_dim_,
             "resample": torch.bernoulli if self.dynamic_binarization else None,
             "objective": self.objective,
             "n_importance_samples": self.n_importance_samples,

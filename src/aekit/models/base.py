@@ -29,6 +29,9 @@ class BaseModule(nn.Module):
     the batch itself, input and target alike, every time it is used in training.
     """
 
+    #: Optimizer settings of the adversary's group that differ from the model's (``lr``, ``betas``).
+    adversary_optimizer: dict[str, object] = {}
+
     def __init__(
         self, terms: Sequence[LossTerm], corruption: Transform | None = None, resample: Transform | None = None
     ):
@@ -36,6 +39,12 @@ class BaseModule(nn.Module):
         self.terms = nn.ModuleList(terms)
         self.corruption = corruption
         self.resample = resample
+        # A second network trained against the model (a discriminator), or None.  The
+        # trainer gives its parameters their own optimizer group (settings in
+        # ``adversary_optimizer``) and only ``adversary_loss``'s gradient: the model's
+        # loss never moves the adversary, and the adversary's never moves the model.
+        # (An instance attribute: a class-level None would hide a registered submodule.)
+        self.adversary: nn.Module | None = None
 
     @property
     def min_batch(self) -> int:
@@ -82,6 +91,12 @@ class BaseModule(nn.Module):
             charged = term.weight_at(epoch) * term.charged(value, p)
             loss = charged if loss is None else loss + charged
         return {**values, **self.reports(values), "loss": loss}
+
+    def adversary_loss(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, epoch: int | None = None
+    ) -> torch.Tensor:
+        """The adversary's own objective on the batch ``x`` (minimized by its optimizer group)."""
+        raise NotImplementedError(f"{type(self).__name__} has no adversary")
 
     def reconstruct(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         return self.decode(self.encode(x, condition), condition)

@@ -182,13 +182,50 @@ def jacobian_squared_norm(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return jacobians.flatten(1).square().sum(1)
 
 
+def jacobian_squared_norm_estimate(encoder: nn.Module, x: torch.Tensor, n_projections: int = 1) -> torch.Tensor:
+    """Unbiased random-projection estimate of ``||dh/dx||_F^2`` per sample.
+
+    For ``v ~ N(0, I)`` in code space, ``E ||v^T J||^2 = trace(J J^T) = ||J||_F^2``
+    (Hutchinson's estimator), so the mean over ``n_projections`` draws estimates the
+    exact norm at one vector-Jacobian product each, instead of one per code unit.
+    The samples of a batch are independent (no batch statistics in the encoder), so
+    one batched product gives every sample's ``v^T J``.  Differentiable with
+    respect to the encoder's weights when gradients are on (in training); under
+    ``torch.no_grad`` (validation) it still differentiates with respect to ``x``.
+    """
+    differentiable = torch.is_grad_enabled()
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        h = encoder(x)
+        total = x.new_zeros(x.shape[0])
+        for draw in range(n_projections):
+            (vjp,) = torch.autograd.grad(
+                h,
+                x,
+                grad_outputs=torch.randn_like(h),
+                create_graph=differentiable,
+                retain_graph=differentiable or draw < n_projections - 1,
+            )
+            total = total + vjp.flatten(1).square().sum(1)
+    estimate = total / n_projections
+    return estimate if differentiable else estimate.detach()
+
+
 class Contraction(LossTerm):
     """The contractive penalty ``||dh/dx||_F^2`` per sample (Rifai et al., 2011), at the encoder's input.
 
-    See :func:`jacobian_squared_norm` for its cost.
+    Exact (:func:`jacobian_squared_norm`) when ``n_projections`` is None, else the
+    random-projection estimate (:func:`jacobian_squared_norm_estimate`) with that
+    many draws per sample and step.
     """
 
     name = "contraction"
 
+    def __init__(self, weight: float = 1.0, n_projections: int | None = None, **kwargs):
+        super().__init__(weight, **kwargs)
+        self.n_projections = n_projections
+
     def forward(self, module: nn.Module, p: ForwardPass) -> torch.Tensor:
+        if self.n_projections is not None:
+            return jacobian_squared_norm_estimate(module.encoder, p.x_in, self.n_projections)
         return jacobian_squared_norm(module.encoder, p.x_in)

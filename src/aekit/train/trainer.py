@@ -150,6 +150,10 @@ class _LossTerms(nn.Module):
 class Trainer:
     """Minimizes ``module.loss_terms(x, condition, epoch)["loss"].mean()`` with Adam (or SGD).
 
+    A module with an ``adversary`` network (a discriminator) trains it in the same
+    step, in its own optimizer group, on ``module.adversary_loss`` alone; the history
+    then has ``train_adversary``.
+
     The 0-based epoch is passed to the module on every step (and to validation), so
     that terms with scheduled weights (KL warm-up) need no state of their own.
 
@@ -218,7 +222,18 @@ class Trainer:
         cfg = self.config
         device = x_train.device
         ctx = distributed.context()
-        optimizer = make_optimizer(module.parameters(), cfg.learning_rate, cfg.weight_decay, cfg.solver, cfg.momentum)
+        model_parameters, adversary_parameters = _split_parameters(module)
+        groups = [{"params": model_parameters}]
+        if adversary_parameters:
+            if ctx.enabled:
+                raise ValueError(
+                    f"{cfg.description}: models with an adversary network do not train under torchrun yet; "
+                    "run it in one process (without torchrun)."
+                )
+            groups.append({"params": adversary_parameters, **module.adversary_optimizer})
+        optimizer = make_optimizer(groups, cfg.learning_rate, cfg.weight_decay, cfg.solver, cfg.momentum)
+        # Each group's own rate, which the schedule scales (the adversary's may differ from the model's).
+        base_rates = [group["lr"] for group in optimizer.param_groups]
         amp_dtype = PRECISIONS[cfg.precision] if device.type == "cuda" else None
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         # Shuffling has its own generator so that a resumed run draws the same
@@ -267,8 +282,9 @@ class Trainer:
             for step, index in enumerate(batched(n, cfg.batch_size, order, module.min_batch), start=1):
                 if cfg.learning_rate_schedule != "constant":
                     done = (epoch * steps_per_epoch + step - 1) / (cfg.epochs * steps_per_epoch)
-                    for group in optimizer.param_groups:
-                        group["lr"] = cfg.learning_rate * learning_rate_factor(cfg.learning_rate_schedule, done)
+                    factor = learning_rate_factor(cfg.learning_rate_schedule, done)
+                    for group, rate in zip(optimizer.param_groups, base_rates):
+                        group["lr"] = rate * factor
                 if ctx.enabled:
                     if len(index) < ctx.world_size:
                         continue  # a last batch too small to give every rank a sample
@@ -279,11 +295,22 @@ class Trainer:
                 if not _all_finite(loss, ctx):
                     raise self._diverged(module, best_state, best_epoch, epoch + 1, step, history)
                 optimizer.zero_grad(set_to_none=True)
+                scale = (lambda value: value) if scaler is None else scaler.scale
+                if adversary_parameters:
+                    # Both gradients are taken at the same weights, then one step moves both groups.
+                    scale(loss).backward(inputs=model_parameters)
+                    with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
+                        adversary_loss = module.adversary_loss(x_train[index], _take(condition_train, index), epoch)
+                    adversary_loss = adversary_loss.mean()
+                    if not torch.isfinite(adversary_loss):
+                        raise self._diverged(module, best_state, best_epoch, epoch + 1, step, history)
+                    scale(adversary_loss).backward(inputs=adversary_parameters)
+                    terms = {**terms, "adversary": adversary_loss}
+                else:
+                    scale(loss).backward()
                 if scaler is None:
-                    loss.backward()
                     optimizer.step()
                 else:
-                    scaler.scale(loss).backward()
                     scaler.step(optimizer)
                     scaler.update()
                 with torch.no_grad():
@@ -346,6 +373,13 @@ class Trainer:
             module.load_state_dict(best_state)
         module.eval()
         return history
+
+
+def _split_parameters(module: BaseModule) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(the model's trainable parameters, its adversary's)."""
+    adversary = {id(p) for p in module.adversary.parameters()} if module.adversary is not None else set()
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    return [p for p in trainable if id(p) not in adversary], [p for p in trainable if id(p) in adversary]
 
 
 def _all_finite(loss: torch.Tensor, ctx: distributed.DistributedContext) -> bool:
