@@ -179,6 +179,10 @@ def bad_inputs(b: Battery, X: np.ndarray) -> None:
     b.api("flags", "StackedAutoEncoder(hidden=None)", lambda: aekit.StackedAutoEncoder(hidden=None, epochs=1).fit(X))
 
 
+def _huge_code(config):
+    config["params"]["latent_dim"] = config["fitted"]["latent_dim_"] = 10**9
+
+
 def _rewrite(path: Path, target: Path, config=None, metadata=None, tensors=None) -> Path:
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -206,7 +210,7 @@ def hostile_files(b: Battery, X: np.ndarray, work: Path) -> None:
     cases = {
         "fitted.hidden_=[25000, 25000]": dict(config=lambda c: c["fitted"].update(hidden_=[25000, 25000])),
         "fitted.hidden_=[100000]*2": dict(config=lambda c: c["fitted"].update(hidden_=[100000, 100000])),
-        "params.latent_dim=10**9": dict(config=lambda c: c["params"].update(latent_dim=10**9)),
+        "params.latent_dim=10**9": dict(config=_huge_code),
         "100,000 layers": dict(config=lambda c: c["fitted"].update(hidden_=[4] * 100_000)),
         "100,000-deep JSON": dict(metadata=lambda m: m.update(config='{"params": ' + "[" * 10**5 + "]" * 10**5 + "}")),
         "fitted.transform='x'": dict(config=lambda c: c["fitted"].update(transform="x")),

@@ -120,6 +120,10 @@ def model_file(tmp_path_factory, flat):
     return path
 
 
+def _huge_code(config):
+    config["params"]["latent_dim"] = config["fitted"]["latent_dim_"] = 10**9
+
+
 def _hostile(path, target, config=None, metadata=None, tensors=None):
     with safe_open(str(path), framework="pt") as f:
         meta, weights = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
@@ -140,7 +144,7 @@ def _hostile(path, target, config=None, metadata=None, tensors=None):
     "edit, message",
     [
         (dict(config=lambda c: c["fitted"].update(hidden_=[25000, 25000])), "do not match the configuration"),
-        (dict(config=lambda c: c["params"].update(latent_dim=10**9)), "wrong shapes"),
+        (dict(config=_huge_code), "wrong shapes"),
         (dict(config=lambda c: c["fitted"].update(hidden_=[4] * 100_000)), "100000 hidden layers but"),
         (dict(metadata=lambda m: m.update(config='{"params": ' + "[" * 100_000 + "]" * 100_000 + "}")), "nested"),
         (dict(config=lambda c: c["fitted"].update(transform="x")), r"\['transform'\] are not fitted attributes"),
