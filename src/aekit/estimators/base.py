@@ -37,7 +37,7 @@ from aekit.nn.blocks import DEFAULT_HIDDEN, build_encoder_decoder
 from aekit.nn.likelihoods import Likelihood, make_likelihood
 from aekit.train import distributed
 from aekit.train.checkpoint import Checkpoint, checkpoint_path
-from aekit.train.sources import MappedArray, MappedSource, should_stream
+from aekit.train.sources import MappedArray, MappedSource, RowSubset, should_stream
 from aekit.train.trainer import TrainConfig, Trainer, TrainingDivergedError
 from aekit.utils.checks import check_positive_int
 from aekit.utils.runtime import denormals_flushed, draw_seed, resolve_device, torch_seeded
@@ -103,6 +103,23 @@ _ADVICE_TRIGGERS = (
     ("got 1D array", "one_dim"),
     ("got scalar array", "scalar"),
 )
+
+
+class _FeatureMoments:
+    """Per-feature sums of values and squares in float64, added a block of rows at a time."""
+
+    def __init__(self) -> None:
+        self.n, self.total, self.total_sq = 0, 0.0, 0.0
+
+    def add(self, rows: np.ndarray) -> None:
+        self.n += len(rows)
+        self.total = self.total + rows.sum(axis=0, dtype=np.float64)
+        self.total_sq = self.total_sq + np.square(rows, dtype=np.float64).sum(axis=0)
+
+    def max_std(self) -> float:
+        """The largest feature's standard deviation."""
+        mean = self.total / self.n
+        return float(np.sqrt(np.maximum(self.total_sq / self.n - mean**2, 0.0)).max())
 
 
 def _with_advice(message: str) -> str:
@@ -198,7 +215,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if reset:
             flat = X.reshape(X.shape[0], -1)
             rows = flat[:: max(1, len(flat) // 10_000)]  # spread enough for a warning, without a copy of X
-            self._check_scale(float(flat.min()), float(flat.max()), float(rows.std(axis=0, dtype=np.float64).max()))
+            moments = _FeatureMoments()
+            for start in range(0, len(rows), 1024):  # float64 a block at a time: ~6 MB, not a copy of X
+                moments.add(rows[start : start + 1024])
+            self._check_scale(float(flat.min()), float(flat.max()), moments.max_std())
         return X
 
     def _checked_array(self, X: Any, *, reset: bool) -> np.ndarray:
@@ -242,7 +262,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if len(X) < 2:
             raise ValueError(f"X has {len(X)} sample(s); training needs at least 2.")
         low, high = math.inf, -math.inf
-        total = total_sq = 0.0
+        moments = _FeatureMoments()
         for start, block in X.chunks():
             flat = block.reshape(block.shape[0], -1)
             finite = np.isfinite(flat)
@@ -252,11 +272,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"X contains NaN or infinity (first in row {row}). {_ADVICE['nan']}"
                 )
             low, high = min(low, float(flat.min())), max(high, float(flat.max()))
-            total = total + flat.sum(axis=0, dtype=np.float64)
-            total_sq = total_sq + np.square(flat, dtype=np.float64).sum(axis=0)
-        mean = total / len(X)
-        feature_std = float(np.sqrt(np.maximum(total_sq / len(X) - mean**2, 0.0)).max())
-        self._check_scale(low, high, feature_std)
+            moments.add(flat)
+        self._check_scale(low, high, moments.max_std())
         self.input_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_features_in_ = math.prod(self.input_shape_)
         return X
@@ -433,7 +450,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             x_train, x_val = x.subset(train_idx), x.subset(val_idx)
         else:
             x = self._to_tensor(X)
-            x_train, x_val = x[train_idx], x[val_idx]
+            x_train, x_val = RowSubset.of(x, train_idx), RowSubset.of(x, val_idx)
         self.n_train_samples_ = len(train_idx)  # batch-statistic terms (e.g. total correlation) need it
         c = None if condition is None else torch.as_tensor(condition, dtype=torch.float32).to(self.device_)
         has_val = len(val_idx) > 0
@@ -470,7 +487,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         it, and a model samples the same whether it was saved first or not.
         """
         keep = torch.as_tensor(np.sort(rng.permutation(x.shape[0])[:MAX_CODES_FOR_DENSITY]), device=x.device)
-        codes = self._map_batches(self.module_.encode, x[keep], *(() if condition is None else (condition[keep],)))
+        rows = x.subset(keep.cpu().numpy()) if isinstance(x, MappedSource) else RowSubset(x, keep)  # no gathered copy
+        codes = self._map_batches(self.module_.encode, rows, *(() if condition is None else (condition[keep],)))
         for name in ("code_density_weights_", "code_density_means_", "code_density_covariances_"):
             self.__dict__.pop(name, None)  # a refit's density is fitted anew
         self._density_codes = codes if np.isfinite(codes).all() else None
