@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import aekit
 import aekit.train.sources as sources
@@ -103,3 +104,33 @@ def test_applying_a_model_to_a_large_file_streams_it_block_by_block(
     in_memory, streamed = load(tmp_path / f"in_memory{suffix}"), load(tmp_path / f"streamed{suffix}")
     assert streamed.shape == in_memory.shape and len(streamed) == 1797
     np.testing.assert_allclose(streamed, in_memory, rtol=1e-5, atol=1e-5)
+
+
+def test_training_rows_are_indexed_in_the_callers_array_not_copied(monkeypatch):
+    from aekit.train import trainer as trainer_module
+    from aekit.train.sources import RowSubset
+
+    data = torch.arange(24.0).reshape(12, 2)
+    rows = np.array([1, 4, 5, 9])
+    subset = RowSubset.of(data, rows)
+    assert subset.shape == (4, 2) and len(subset) == 4
+    order = torch.tensor([3, 0, 2])
+    torch.testing.assert_close(subset[order], data[rows][order])
+    torch.testing.assert_close(subset[1:3], data[rows][1:3])
+    torch.testing.assert_close(subset.narrow(0, 1, 2)[0:2], data[rows][1:3])
+    assert RowSubset.of(data, np.arange(12)) is data
+
+    X = np.random.RandomState(0).rand(40, 6).astype(np.float32)
+    seen = {}
+    fit = trainer_module.Trainer.fit
+
+    def spy(self, module, x_train, x_val=None, *args, **kwargs):
+        seen["train"], seen["val"] = x_train, x_val
+        return fit(self, module, x_train, x_val, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module.Trainer, "fit", spy)
+    aekit.AutoEncoder(**SMALL, validation_fraction=0.25).fit(X)
+    assert isinstance(seen["train"], RowSubset) and np.shares_memory(seen["train"].data.numpy(), X)
+    assert np.shares_memory(seen["val"].data.numpy(), X) and len(seen["train"]) + len(seen["val"]) == 40
+    aekit.AutoEncoder(**SMALL, validation_fraction=0.0).fit(X)
+    assert np.shares_memory(seen["train"].numpy(), X)  # all rows: the caller's array itself

@@ -38,7 +38,7 @@ from aekit.nn.blocks import DEFAULT_HIDDEN, build_encoder_decoder
 from aekit.nn.likelihoods import Likelihood, make_likelihood
 from aekit.train import distributed
 from aekit.train.checkpoint import Checkpoint, checkpoint_path
-from aekit.train.sources import MappedArray, MappedSource, should_stream
+from aekit.train.sources import MappedArray, MappedSource, RowSubset, should_stream
 from aekit.train.trainer import TrainConfig, Trainer, TrainingDivergedError
 from aekit.utils.checks import check_positive_int
 from aekit.utils.files import folder_lock
@@ -144,6 +144,23 @@ def _refuse_dates(X: Any) -> None:
         )
 
 
+class _FeatureMoments:
+    """Per-feature sums of values and squares in float64, added a block of rows at a time."""
+
+    def __init__(self) -> None:
+        self.n, self.total, self.total_sq = 0, 0.0, 0.0
+
+    def add(self, rows: np.ndarray) -> None:
+        self.n += len(rows)
+        self.total = self.total + rows.sum(axis=0, dtype=np.float64)
+        self.total_sq = self.total_sq + np.square(rows, dtype=np.float64).sum(axis=0)
+
+    def max_std(self) -> float:
+        """The largest feature's standard deviation."""
+        mean = self.total / self.n
+        return float(np.sqrt(np.maximum(self.total_sq / self.n - mean**2, 0.0)).max())
+
+
 def _with_advice(message: str) -> str:
     """The first line of scikit-learn's input error (the rest dumps the array), then what to do."""
     for trigger, key in _ADVICE_TRIGGERS:
@@ -243,7 +260,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_range(low, high)
         if reset:
             rows = flat[:: max(1, len(flat) // 10_000)]  # spread enough for a warning, without a copy of X
-            self._check_scale(low, high, float(rows.std(axis=0, dtype=np.float64).max()))
+            moments = _FeatureMoments()
+            for start in range(0, len(rows), 1024):  # float64 a block at a time: ~6 MB, not a copy of X
+                moments.add(rows[start : start + 1024])
+            self._check_scale(low, high, moments.max_std())
         return X
 
     def _checked_array(self, X: Any, *, reset: bool) -> np.ndarray:
@@ -287,7 +307,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if len(X) < 2:
             raise ValueError(f"X has {len(X)} sample(s); training needs at least 2.")
         low, high = math.inf, -math.inf
-        total = total_sq = 0.0
+        moments = _FeatureMoments()
         for start, block in X.chunks():
             flat = block.reshape(block.shape[0], -1)
             finite = np.isfinite(flat)
@@ -297,13 +317,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"X contains NaN or infinity (first in row {row}). {_ADVICE['nan']}"
                 )
             low, high = min(low, float(flat.min())), max(high, float(flat.max()))
-            total = total + flat.sum(axis=0, dtype=np.float64)
-            total_sq = total_sq + np.square(flat, dtype=np.float64).sum(axis=0)
+            moments.add(flat)
         self._resolve_data_settings(low, high)
         self._check_range(low, high)
-        mean = total / len(X)
-        feature_std = float(np.sqrt(np.maximum(total_sq / len(X) - mean**2, 0.0)).max())
-        self._check_scale(low, high, feature_std)
+        self._check_scale(low, high, moments.max_std())
         self.input_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_features_in_ = math.prod(self.input_shape_)
         return X
@@ -393,12 +410,30 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _map_batches(self, fn: Callable[..., torch.Tensor], x: torch.Tensor, *aligned: torch.Tensor) -> np.ndarray:
         """``fn`` over batches of ``x``; batches of the ``aligned`` tensors (e.g. conditions) are passed alongside."""
+        layout = torch.channels_last if self._channels_last_inference() and len(x.shape) == 4 else None
         with torch.inference_mode():
-            parts = [
-                fn(*(t[start : start + self.transform_batch_size] for t in (x, *aligned))).cpu()
-                for start in range(0, x.shape[0], self.transform_batch_size)
-            ]
+            parts = []
+            for start in range(0, x.shape[0], self.transform_batch_size):
+                xb, *rest = (t[start : start + self.transform_batch_size] for t in (x, *aligned))
+                if layout is not None:
+                    xb = xb.contiguous(memory_format=layout)
+                parts.append(fn(xb, *rest).cpu())
         return torch.cat(parts).numpy()
+
+    def _channels_last_inference(self) -> bool:
+        """Whether a fitted conv model runs inference in channels-last layout: on CPU it wins.
+
+        Measured on this project's 2-core machine (1 thread, MNIST, the default conv net):
+        encoding 0.83x and decoding 0.64x the CPU time of the default layout, outputs equal;
+        training gains nothing (0.99-1.12x), so fit keeps the default layout.
+        """
+        return getattr(self, "architecture_", None) == "conv" and self.device_.type == "cpu"
+
+    def _ready_for_inference(self) -> None:
+        """Put the fitted module in its inference layout (after fit and after load)."""
+        self.module_.eval()
+        if self._channels_last_inference():
+            self.module_.to(memory_format=torch.channels_last)
 
     def _output_dtype(self, X: np.ndarray) -> np.dtype:
         return X.dtype if X.dtype in FLOAT_DTYPES else np.dtype(np.float32)
@@ -499,7 +534,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             x_train, x_val = x.subset(train_idx), x.subset(val_idx)
         else:
             x = self._to_tensor(X)
-            x_train, x_val = x[train_idx], x[val_idx]
+            x_train, x_val = RowSubset.of(x, train_idx), RowSubset.of(x, val_idx)
         self.n_train_samples_ = len(train_idx)  # batch-statistic terms (e.g. total correlation) need it
         c = None if condition is None else torch.as_tensor(condition, dtype=torch.float32).to(self.device_)
         has_val = len(val_idx) > 0
@@ -524,6 +559,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         finally:
             del self._checkpoint
         self.n_epochs_ = len(self.history_["epoch"])
+        self._ready_for_inference()
         if not self._samples_from_prior:
             self._keep_codes_for_density(x_train, None if c is None else c[train_idx], rng)
         return self
@@ -536,7 +572,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         it, and a model samples the same whether it was saved first or not.
         """
         keep = torch.as_tensor(np.sort(rng.permutation(x.shape[0])[:MAX_CODES_FOR_DENSITY]), device=x.device)
-        codes = self._map_batches(self.module_.encode, x[keep], *(() if condition is None else (condition[keep],)))
+        rows = x.subset(keep.cpu().numpy()) if isinstance(x, MappedSource) else RowSubset(x, keep)  # no gathered copy
+        codes = self._map_batches(self.module_.encode, rows, *(() if condition is None else (condition[keep],)))
         for name in ("code_density_weights_", "code_density_means_", "code_density_covariances_"):
             self.__dict__.pop(name, None)  # a refit's density is fitted anew
         self._density_codes = codes if np.isfinite(codes).all() else None

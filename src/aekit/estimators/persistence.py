@@ -238,5 +238,6 @@ def load_estimator(path: str | os.PathLike) -> Any:
         )
     module = estimator._build_module()
     module.load_state_dict(state)
-    estimator.module_ = module.to(estimator.device_).eval()
+    estimator.module_ = module.to(estimator.device_)
+    estimator._ready_for_inference()
     return estimator
