@@ -156,7 +156,26 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
                     f"score='cross_entropy' needs inputs in [0, 1], but {outside.sum()} row(s) of the data given to "
                     "fit leave that range; scale X to [0, 1] (e.g. sklearn's MinMaxScaler) or use score='squared'."
                 )
-        self.estimator_ = clone(self.estimator).fit(X)
+        self._calibrate(clone(self.estimator).fit(X), X, X_calibration)
+        return self
+
+    @classmethod
+    def from_fitted(cls, estimator: Any, X_reference: Any, **params: Any) -> AnomalyDetector:
+        """A detector around an already fitted ``estimator`` (e.g. a saved model), without refitting it.
+
+        ``X_reference`` sets the threshold: with ``threshold="contamination"`` it should be
+        the data the model was trained on (a ``contamination`` fraction of it falls below
+        ``offset_``); with ``threshold="fpr"`` rows known to be inliers, not used in training.
+        """
+        check_is_fitted(estimator)
+        detector = cls(estimator, **params)
+        detector._validate_params()
+        detector._calibrate(estimator, X_reference, X_reference if detector.threshold == "fpr" else None)
+        return detector
+
+    def _calibrate(self, fitted: Any, X: Any, X_calibration: Any) -> None:
+        """Adopt the fitted model and set ``offset_`` from the training (or calibration) scores."""
+        self.estimator_ = fitted
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
@@ -168,7 +187,6 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             self.calibration_scores_ = np.sort(self._score(X))
             self.offset_ = float(np.percentile(self.calibration_scores_, 100.0 * self.contamination))
-        return self
 
     def p_values(self, X: Any) -> np.ndarray:
         """Conformal p-value of each row under "it is an inlier": ``(1 + #{calibration scores
