@@ -356,7 +356,7 @@ def test_image_rows_keep_every_label_whole_and_apart():
         FigureCanvasAgg(fig)
         boxes = _text_boxes(fig)
         width, height = fig.canvas.get_width_height()
-        assert len(boxes) >= 16
+        assert len(boxes) >= 15  # row names, column labels or scores, title
         for text, box in boxes:  # inside the canvas: nothing clipped ("ntractiveAutoEncoder")
             assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, text
         for i, (a, box_a) in enumerate(boxes):  # no two texts overlap (labels run together)
@@ -388,7 +388,7 @@ def test_a_table_gets_tables_not_heat_maps_and_captions_about_columns():
                        "od280/od315_of_diluted_wines", "proline"]  # fmt: skip
     worst = report.rows[N_TOUR_MODELS + 13 :]
     assert len(worst) == 8 and all(re.search(r"rebuilt as .*\(\d+%\)", row[-1]) for row in worst)
-    assert all(1 <= int(row[0]) <= 178 for row in worst)
+    assert all(row[0].startswith("row ") and 1 <= int(row[0][4:]) <= 178 for row in worst)
     assert "stroke" not in text and "slant" not in text
 
 

@@ -50,12 +50,14 @@ dl.versions dd{margin:0;overflow-wrap:anywhere}
 @media (max-width:700px){
 body{font-size:15px}main{padding:8px}figure{padding:4px}
 figure:not(:target) a.enlarge,figure:target a.fit{display:inline-block;margin-top:.3em}
-table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
+table.stack,table.stack tbody{display:block;width:100%}
 table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
-table.stack tr{border:1px solid #ddd;border-radius:6px;margin:0 0 .6em;padding:.3em .6em}
+table.stack tr{display:grid;grid-template-columns:1fr 1fr;column-gap:1.2em;border:1px solid #ddd;border-radius:6px;margin:0 0 .6em;padding:.3em .6em}
 table.stack td{display:flex;gap:1em;justify-content:space-between;white-space:normal;border:0;padding:.1em 0;text-align:right;min-width:0}
 table.stack td::before{content:attr(data-label);color:#555;text-align:left}
-table.stack td:first-child{font-weight:600;border-bottom:1px solid #eee;margin-bottom:.2em}
+table.stack td:first-child{font-weight:600;border-bottom:1px solid #eee;margin-bottom:.2em;grid-column:1/-1}
+table.stack td.text{display:block;grid-column:1/-1;text-align:left}
+table.stack td.text::before{display:block}
 table.stack td:first-child::before{content:none}
 dl.versions{grid-template-columns:1fr}
 }
