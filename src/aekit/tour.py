@@ -55,6 +55,7 @@ METRICS = (
 TABLE_HEADERS = ("model", "code size", "epochs", "recon. error", "probe acc.", "AUROC", "fit s")
 REFERENCE = "PCA"
 N_SHOWN = 10  # samples per row in the image figures
+MAX_COLUMNS_LISTED = 30  # rows of the error-by-column table of a wide table
 TRAINING_STEPS = 2000  # gradient steps per model on the full tour; epochs follow from the data size
 # Small models on small data spend more time synchronizing two threads than computing
 # (measured on digits: 5-15x the CPU time with 2 threads on a busy 2-core machine).
@@ -82,8 +83,9 @@ class TourData:
 
     @property
     def is_table(self) -> bool:
-        """Samples are feature vectors (a table's rows), not pictures."""
-        return self.X_train.ndim == 2
+        """Samples are a table's rows (named columns, or a few unnamed features), not pictures; a wide
+        unnamed array (flattened images, say) is still drawn as pictures."""
+        return self.X_train.ndim == 2 and (self.feature_names is not None or self.X_train.shape[1] <= 64)
 
     @property
     def columns(self) -> list[str]:
@@ -452,15 +454,23 @@ def _table_figures(results: Mapping[str, ModelResult], data: TourData) -> tuple[
     seen = data.seen_test_mask
     names = list(results)
     per_column = np.column_stack([errors[n][seen].mean(0) for n in names])  # (features, models)
+    listed = np.arange(len(per_column))
+    if len(listed) > MAX_COLUMNS_LISTED:  # the worst-rebuilt columns, in the file's order
+        listed = np.sort(np.argsort(-per_column.mean(1), kind="stable")[:MAX_COLUMNS_LISTED])
     rows = [
-        [column, *(f"{v:.3g}" for v in per_column[j]), names[int(np.argmin(per_column[j]))]]
-        for j, column in enumerate(data.columns)
+        [data.columns[j], *(f"{v:.3g}" for v in per_column[j]), names[int(np.argmin(per_column[j]))]]
+        for j in listed
     ]
+    which = (
+        f"the {len(listed)} of the {len(per_column)} columns with the largest mean error"
+        if len(listed) < len(per_column)
+        else "each column"
+    )
     units = "standard deviations squared" if data.preprocessing.kind == "standardize" else "the data's units squared"
     by_column = ReportFigure.from_table(
         "Reconstruction error by column",
         MetricsTable(["column", *names, "best"], rows, note=""),
-        f"Mean squared error of each column on the test rows ({units}), by model; the last column names the "
+        f"Mean squared error of {which} on the test rows ({units}), by model; the last column names the "
         "model that rebuilds it best. A column every model rebuilds badly is one the others do not predict: "
         "it carries information of its own (or noise).",
     )

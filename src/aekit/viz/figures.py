@@ -296,7 +296,7 @@ def plot_code_map(codes: Mapping[str, np.ndarray], labels: Sequence | None = Non
     if classes is not None and len(classes) <= 20:
         handles = [axes[0].scatter([], [], s=30, color=palette[i], label=str(c)) for i, c in enumerate(classes)]
         fig.legend(handles=handles, title="label", loc="outside right center", fontsize=SMALL_FONT, frameon=False)
-    fig.suptitle("Codes of the test inputs, colored by label", fontsize=FONT_SIZE + 2)
+    fig.suptitle("Codes of the test inputs" + (", colored by label" if labels is not None else ""), fontsize=FONT_SIZE + 2)
     return fig
 
 
