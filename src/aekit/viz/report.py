@@ -54,7 +54,7 @@ table.stack,table.stack tbody{display:block;width:100%}
 table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 table.stack tr{display:grid;grid-template-columns:1fr 1fr;column-gap:1.2em;border:1px solid #ddd;border-radius:6px;margin:0 0 .6em;padding:.3em .6em}
 table.stack td{display:flex;gap:1em;justify-content:space-between;white-space:normal;border:0;padding:.1em 0;text-align:right;min-width:0}
-table.stack td::before{content:attr(data-label);color:#555;text-align:left}
+table.stack td::before{content:attr(data-label);color:#555;text-align:left;min-width:0}
 table.stack td:first-child{font-weight:600;border-bottom:1px solid #eee;margin-bottom:.2em;grid-column:1/-1}
 table.stack td.text{display:block;grid-column:1/-1;text-align:left}
 table.stack td.text::before{display:block}
@@ -105,9 +105,13 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
+ZERO_WIDTH_SPACE = "\u200b"  # where a card's label (CSS generated text, which takes no <wbr>) may break
+CAMEL_JOIN = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
 def _header(text: str) -> str:
     """A column header that may break between the words of a CamelCase name (DenoisingAutoEncoder)."""
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", "<wbr>", html.escape(text))
+    return CAMEL_JOIN.sub("<wbr>", html.escape(text))
 
 
 def _table(table: MetricsTable, table_id: str) -> str:
@@ -117,7 +121,8 @@ def _table(table: MetricsTable, table_id: str) -> str:
     body = "".join(
         f"<tr{' class=reference' if table.reference is not None and row[0] == table.reference else ''}>"
         + "".join(
-            f'<td data-label="{esc(label)}"{" class=text" if j in table.text_columns else ""}>{esc(cell)}</td>'
+            f'<td data-label="{esc(CAMEL_JOIN.sub(ZERO_WIDTH_SPACE, label))}"'
+            f'{" class=text" if j in table.text_columns else ""}>{esc(cell)}</td>'
             for j, (label, cell) in enumerate(zip(table.headers, row))
         )
         + "</tr>\n"
