@@ -1,5 +1,8 @@
 """The tour's report in a real browser: headless Chromium loads it offline, every image decodes,
-nothing is logged to the console, the page fits laptop and phone widths, and a screenshot renders.
+nothing is logged to the console, and at laptop (1280 px) and phone (390 px) widths the rendered
+elements are measured: no text clipped, overlapping, off-screen or under 12 px, tables stacked into
+cards on the phone, a tapped figure shown at full size; a screenshot renders.  Both the digits
+report and a table's report are checked.
 
 Chromium is installed from the OS packages when missing (Debian/Ubuntu, as root, non-interactive);
 the test is skipped, with the reason, only when that is impossible.  The page is checked by a small
