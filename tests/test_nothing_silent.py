@@ -194,7 +194,7 @@ TRAIN = ["--quiet", "--latent-dim", "2", "--hidden", "8", "--architecture", "mlp
 @pytest.fixture()
 def run(tmp_path, digits_pixels_npy):
     out = tmp_path / "run"
-    assert main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(out), *TRAIN]) == 0
+    assert main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(out), *TRAIN, "--keep-checkpoint"]) == 0
     return out
 
 
@@ -236,8 +236,8 @@ def test_run_folder_of_an_earlier_aekit_still_loads_but_needs_its_scaling(run, d
 def test_retraining_clears_temporaries_that_killed_writes_left(run, digits_pixels_npy):
     for name in ("model.safetensors", "preprocessing.json", "run.json"):
         (run / f".{name}.k1ll3d00.tmp").mkdir()  # what a kill during that write leaves
-    assert main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), *TRAIN]) == 0
-    expected = ["checkpoint.safetensors", "model.safetensors", "preprocessing.json", "run.json"]
+    assert main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), *TRAIN, "--overwrite"]) == 0
+    expected = ["model.safetensors", "preprocessing.json", "run.json"]  # the checkpoint is dropped once saved
     assert sorted(p.name for p in run.iterdir()) == expected
 
 

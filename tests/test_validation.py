@@ -183,13 +183,13 @@ def test_cli_divergence_exits_2_and_leaves_the_saved_model_alone(tmp_path, table
     run = tmp_path / "run"
     base = ["train", "ae", "--data", str(data), "--out", str(run), "--quiet",
             "--latent-dim", "2", "--hidden", "8", "--architecture", "mlp"]
-    assert main(base + ["--epochs", "1"]) == 0
+    assert main(base + ["--epochs", "1", "--keep-checkpoint"]) == 0
     model_before = (run / "model.safetensors").read_bytes()
     checkpoint_before = (run / "checkpoint.safetensors").read_bytes()
     np.save(data, np.full((120, 64), 1e30, dtype=np.float32))  # finite, but squared errors overflow
     capsys.readouterr()
     with pytest.warns(DataScaleWarning):
-        assert main(base + ["--epochs", "3"]) == 2
+        assert main(base + ["--epochs", "3", "--overwrite"]) == 2
     assert "NaN or infinite at epoch 1, step 1" in capsys.readouterr().err
     assert (run / "model.safetensors").read_bytes() == model_before
     assert (run / "checkpoint.safetensors").read_bytes() == checkpoint_before

@@ -34,6 +34,7 @@ from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import CHECKPOINT_FILE, checkpoint_path
 from aekit.train.sources import should_stream
+from aekit.uses.anomaly import AnomalyDetector
 from aekit.utils.files import FolderBusyError, atomic_write, check_writable, folder_lock
 
 #: ``aekit train`` sets these itself (--seed and --quiet), whatever their table says.
@@ -168,6 +169,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UserError(str(exc)) from None
     out = Path(args.out)
     _refuse_same_file(args.data, out)
+    _refuse_existing_run(out, args)
     distributed.set_timeout(args.ddp_timeout)
     images = _image_settings(loaded, args.data)
     if not distributed.is_main_process():
@@ -183,6 +185,18 @@ def cmd_train(args: argparse.Namespace) -> None:
             with contextlib.suppress(OSError):
                 out.rmdir()
         raise
+
+
+def _refuse_existing_run(out: Path, args: argparse.Namespace) -> None:
+    """A run folder already holding a run is replaced only on request (--overwrite), or continued (--resume)."""
+    if args.resume or args.overwrite or not out.is_dir():
+        return
+    held = [name for name in (RUN_FILE, MODEL_FILE, CHECKPOINT_FILE) if (out / name).exists()]
+    if held:
+        raise UserError(
+            f"{out} already holds a run ({', '.join(held)}); pass --overwrite to replace it, --resume to continue "
+            "its checkpoint, or another --out."
+        )
 
 
 def _train(
@@ -225,6 +239,8 @@ def _train(
         "aekit_version": aekit.__version__,
     }
     runs.commit(out, summary, required)
+    if not args.keep_checkpoint:  # the model is saved; the checkpoint (weights, optimizer, best weights) is spare
+        checkpoint_path(out).unlink(missing_ok=True)
     decided = [
         f"{name}={getattr(estimator, name + '_')!r}"
         for name in ("latent_dim", "likelihood")
@@ -324,6 +340,51 @@ def cmd_apply(args: argparse.Namespace) -> None:
         blocks = [run(preprocessing.apply(X))]
     shape = write_array(args.out, len(X), blocks)
     print(f"wrote {args.command} output {shape} to {args.out}")
+
+
+def cmd_detect(args: argparse.Namespace) -> None:
+    """Flag the outliers of DATA with a run's model, at a threshold set on its training data (or inliers)."""
+    out = Path(args.out)
+    _refuse_same_file(args.data, out, args.run_dir)
+    _check_output_location(out)
+    if out.suffix.lower() != ".csv":
+        raise UserError(f"--out {args.out}: detect writes a table of scores and flags; give a .csv file name.")
+    run_dir = Path(args.run_dir)
+    estimator, preprocessing = load_run(run_dir)
+    table = table_runs.is_table_run(run_dir)
+    recorded = _recorded_images(args.run_dir)
+
+    def read(path: str) -> Any:
+        """The file at ``path`` as the model takes it."""
+        loaded = _load(argparse.Namespace(data=path, drop=args.drop, size=args.size, color=args.color), recorded)
+        if not table:
+            return preprocessing.apply(loaded.X)
+        if loaded.frame is None:
+            raise UserError(f"{args.run_dir} holds a table model; pass a CSV or Parquet table, not {path}.")
+        return table_runs.check_against_run(run_dir, loaded.frame, str(path))
+
+    reference = args.calibrate or runs.read_summary(run_dir).get("data")
+    if not reference or not Path(reference).exists():
+        raise UserError(
+            f"the threshold is set on the data the model was trained on ({reference or 'not recorded'}), which is "
+            "not there; pass --calibrate FILE (that data, or rows known to be normal)."
+        )
+    threshold = {"contamination": args.contamination} if args.fpr is None else {"threshold": "fpr", "fpr": args.fpr}
+    score = "elbo" if hasattr(estimator, "log_likelihood") else "squared"
+    detector = AnomalyDetector.from_fitted(estimator, read(reference), score=score, **threshold)
+    X = read(args.data)
+    scores, p_values = detector.score_samples(X), detector.p_values(X)
+    outliers = detector.predict(X) == -1
+    lines = ["row,score,p_value,outlier"] + [
+        f"{i},{s:.7g},{p:.6g},{int(o)}" for i, (s, p, o) in enumerate(zip(scores, p_values, outliers))
+    ]
+    text = "\n".join(lines) + "\n"
+    atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    rule = f"contamination {args.contamination:g}" if args.fpr is None else f"false-positive rate {args.fpr:g}"
+    print(
+        f"flagged {int(outliers.sum())} of {len(outliers)} rows as outliers (score below {detector.offset_:.6g}, "
+        f"the threshold for {rule} on {reference}); wrote {out}"
+    )
 
 
 def _apply_table(args: argparse.Namespace) -> None:
@@ -529,9 +590,21 @@ def build_parser() -> argparse.ArgumentParser:
         f"with an error naming the cause (default {distributed.DEFAULT_TIMEOUT_SECONDS:g})",
     )
     train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (without it, an --out that holds a run is refused)",
+    )
+    train.add_argument(
+        "--keep-checkpoint",
+        action="store_true",
+        help="keep checkpoint.safetensors after training, to continue later with --resume --epochs N "
+        "(by default it is removed once the model is saved: it holds several copies of the weights)",
+    )
+    train.add_argument(
         "--resume",
         action="store_true",
-        help="continue from the checkpoint in --out (same model, parameters and data; --epochs may grow). "
+        help="continue from the checkpoint in --out (same model, parameters and data; --epochs may grow, for a "
+        "finished run if it was trained with --keep-checkpoint). "
         "On CPU the result is bit-identical to an uninterrupted run when both use the same number of "
         "threads (a conv model's sums depend on it)",
     )
@@ -556,6 +629,28 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--drop", metavar="COL,...", help="table columns to leave out, as in training")
         _add_image_flags(sub, "(default: as in training)", "(default: as in training)")
         sub.set_defaults(func=cmd_apply)
+
+    detect = commands.add_parser(
+        "detect",
+        help="flag the outliers of DATA with a trained model (scores, p-values and flags as CSV)",
+        description="Score DATA with the run's model and flag rows below a threshold set on the training data "
+        "(--contamination: that fraction of it is below) or on rows known to be normal (--fpr with --calibrate: "
+        "conformal p-values, at most that fraction of normal rows flagged).",
+        epilog="Example: aekit detect runs/ae new.csv --contamination 0.05 --out flags.csv",
+    )
+    detect.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
+    detect.add_argument("data", metavar="DATA", help="rows to check: .npy, .npz, .csv or .parquet file, or image folder")
+    detect.add_argument("--out", required=True, help="output .csv: row, score (higher = more typical), p_value, outlier")
+    detect.add_argument(
+        "--contamination", type=float, default=0.05, help="fraction of the training data taken as outliers (default 0.05)"
+    )
+    detect.add_argument("--fpr", type=float, help="instead: flag at this false-positive rate on --calibrate rows")
+    detect.add_argument(
+        "--calibrate", metavar="FILE", help="data that sets the threshold (default: the run's training data)"
+    )
+    detect.add_argument("--drop", metavar="COL,...", help="table columns to leave out, as in training")
+    _add_image_flags(detect, "(default: as in training)", "(default: as in training)")
+    detect.set_defaults(func=cmd_detect)
 
     sample = commands.add_parser(
         "sample",
