@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aekit.estimators.params import AnyValue, Choice, Param, Real
+from typing import Any
+
+from aekit.estimators.params import Choice, Constraint, Param, Real
 from aekit.estimators.vae import VAE
 from aekit.models.dipvae import DIP_TYPES, DIPCovariance
 from aekit.models.terms import LossTerm
@@ -10,6 +12,18 @@ from aekit.utils.checks import check_number
 
 # lambda_d = factor * lambda_od when lambda_d is None: Kumar et al. (2018) and disentanglement_lib.
 LAMBDA_D_FACTOR = {"i": 10.0, "ii": 1.0}
+
+
+class _WeightOrNone(Constraint):
+    type_text = "float or None"
+
+    def check(self, name: str, value: Any) -> None:
+        if value is None:
+            return
+        try:
+            check_number(name, value, 0.0, float("inf"))
+        except ValueError:
+            raise ValueError(f"{name} must be None (the paper's choice) or a number >= 0; got {value!r}.") from None
 
 
 class DIPVAE(VAE):
@@ -28,22 +42,17 @@ class DIPVAE(VAE):
             10.0,
             Real(),
             "Weight of the squared off-diagonal covariances. 10 is in the middle of the sweep {1, 2, 5, 10, 20, 50} "
-            "of Locatello et al. (2019, disentanglement_lib) and is the paper's value for dSprites.",
+            "of Locatello et al. (2019, disentanglement_lib), and the value its own tests train with.",
         ),
         "lambda_d": Param(
             None,
-            AnyValue(),
-            "Weight of the squared deviations of the variances from 1, a number >= 0, or None for the paper's "
+            _WeightOrNone(),
+            "Weight of the squared deviations of the variances from 1, or None for the paper's "
             'choice: 10 * lambda_od for dip_type="i", lambda_od for "ii".',
         ),
     }
     _adds_elbo_terms = True
     cli_name = "dipvae"
-
-    def _validate_own_params(self) -> None:
-        super()._validate_own_params()
-        if self.lambda_d is not None:
-            check_number("lambda_d", self.lambda_d, 0.0, float("inf"))
 
     def _lambda_d(self) -> float:
         """The diagonal weight in use: ``lambda_d``, or the paper's multiple of ``lambda_od``."""

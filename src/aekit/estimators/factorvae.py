@@ -33,9 +33,9 @@ class FactorVAE(VAE):
         "gamma": Param(
             10.0,
             Real(),
-            "Weight of the total correlation beyond the ELBO's own (the paper's gamma). Kim & Mnih sweep "
-            "gamma in {10, 20, 30, 40, 50, 100} on dSprites (as do Locatello et al., 2019); 10, the low end, "
-            "keeps reconstructions sharp at the small budgets of CPU work.",
+            "Weight of the total correlation beyond the ELBO's own (the paper's gamma). Locatello et al. (2019) "
+            "sweep gamma in {10, 20, 30, 40, 50, 100} on dSprites, the range of Kim & Mnih's figures; 10, the "
+            "low end, keeps reconstructions sharp at the small budgets of CPU work (benchmarks/README.md).",
         ),
         "discriminator_hidden": Param(
             (256, 256, 256),
