@@ -45,7 +45,7 @@ MODELS = {
 # not a target for these 32x32 re-rendered shapes at a CPU budget.  Ranges read off the
 # papers' figures; "~" marks the ones we are least sure of.
 PUBLISHED = {
-    "MIG, Chen et al. 2018 (fig. 5/6, dSprites)": {
+    "MIG, Chen et al. 2018 (dSprites)": {
         "VAE": "~0.05-0.1", "beta-VAE": "0.1-0.3", "beta-TCVAE": "0.2-0.4", "FactorVAE": "0.1-0.3",
     },
     "FactorVAE score, Kim & Mnih 2018 (dSprites)": {
