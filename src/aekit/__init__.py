@@ -10,7 +10,7 @@
 from aekit import data as datasets
 from aekit import metrics
 from aekit.estimators import ESTIMATORS, BaseAutoEncoder, ModelFileError, load_estimator as load
-from aekit.uses import AnomalyDetector, interpolate, traverse
+from aekit.uses import AnomalyDetector, attribute_vector, interpolate, shift, traverse
 
 globals().update(ESTIMATORS)  # every registered family, by class name (aekit.VAE, aekit.BetaTCVAE, ...)
 
@@ -21,10 +21,12 @@ __all__ = [
     "AnomalyDetector",
     "BaseAutoEncoder",
     "ModelFileError",
+    "attribute_vector",
     "datasets",
     "interpolate",
     "load",
     "metrics",
+    "shift",
     "traverse",
     "__version__",
 ]

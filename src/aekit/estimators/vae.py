@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
-from aekit.estimators.base import UNIT_INTERVAL_TOLERANCE, BaseAutoEncoder, never_nan, require_finite
+from aekit.estimators.base import UNIT_INTERVAL_TOLERANCE, BaseAutoEncoder
 from aekit.estimators.params import Choice, Flag, Integer, Param, Real
 from aekit.models.terms import GaussianKL, LossTerm
 from aekit.models.vae import OBJECTIVES, VAEModule
@@ -78,6 +78,8 @@ class VAE(BaseAutoEncoder):
     }
     _module_cls = VAEModule
     _samples_from_prior = True
+    #: Relatives whose terms extend the ELBO refuse objective="iwae", whose bound replaces the terms' sum.
+    _adds_elbo_terms: ClassVar[bool] = False
     cli_name = "vae"
     tour_rank = 5
 
@@ -93,6 +95,11 @@ class VAE(BaseAutoEncoder):
             self.likelihood_ = "bernoulli" if in_unit_interval or self.dynamic_binarization else "gaussian"
 
     def _validate_own_params(self) -> None:
+        if self._adds_elbo_terms and self.objective != "elbo":
+            raise ValueError(
+                f"{type(self).__name__} adds terms to the ELBO, which objective={self.objective!r} would ignore "
+                "(its bound replaces the terms' sum); use objective='elbo'."
+            )
         if self.dynamic_binarization and self.likelihood == "gaussian":
             raise ValueError(
                 "dynamic_binarization=True draws binary data, which needs likelihood='bernoulli'; "
@@ -183,9 +190,7 @@ class VAE(BaseAutoEncoder):
         if y is None:
             return super().transform(X)
         X = self._validate_X(X, reset=False)
-        codes = require_finite(
-            self._map_batches(self.module_.encode, self._to_tensor(X), *self._condition(y, X.shape[0])), "codes", X
-        )
+        codes = self._map_batches(self.module_.encode, self._to_tensor(X), *self._condition(y, X.shape[0]))
         return codes.astype(self._output_dtype(X), copy=False)
 
     def sample(self, n_samples: int = 1, random_state: Any = None, y: Any = None) -> np.ndarray:
@@ -209,11 +214,7 @@ class VAE(BaseAutoEncoder):
         if y is None:
             return super().reconstruct(X)
         X = self._validate_X(X, reset=False)
-        x_hat = require_finite(
-            self._map_batches(self.module_.reconstruct, self._to_tensor(X), *self._condition(y, X.shape[0])),
-            "reconstructions",
-            X,
-        )
+        x_hat = self._map_batches(self.module_.reconstruct, self._to_tensor(X), *self._condition(y, X.shape[0]))
         return self._to_input_layout(x_hat, self._output_dtype(X))
 
     def log_likelihood(
@@ -254,4 +255,4 @@ class VAE(BaseAutoEncoder):
                     dim=1,
                 ).double()
                 out[start : start + xb.shape[0]] = (torch.logsumexp(log_w, dim=1) - np.log(n_samples)).cpu().numpy()
-        return never_nan(out, -np.inf)
+        return out
