@@ -309,7 +309,7 @@ def test_a_full_disk_at_save_is_one_line_and_keeps_the_earlier_model(run, digits
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
 
     monkeypatch.setattr("aekit.estimators.persistence.save_file", full)
-    code = main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), *TRAIN])
+    code = main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), *TRAIN, "--overwrite"])
     _one_line_error(capsys, code, "No space left on device (free some space")
     assert (run / "model.safetensors").read_bytes() == before
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
