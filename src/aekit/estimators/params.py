@@ -296,6 +296,8 @@ def collect_params(cls: type) -> dict[str, Param]:
     for klass in cls.__mro__:
         for name, param in vars(klass).get("_params", {}).items():
             table.setdefault(name, param)
+        if vars(klass).get("_params_root", False):
+            break  # a family whose parameters are of another kind (the RBM's) takes none of its parents'
     return table
 
 
@@ -338,9 +340,10 @@ def validate(estimator: Any, table: dict[str, Param]) -> None:
 
 
 def train_config(estimator: Any, table: dict[str, Param], **settings: Any) -> TrainConfig:
-    """The trainer's settings: every :class:`TrainConfig` field that is a parameter, as plain types."""
+    """The trainer's settings: every :class:`TrainConfig` field that is a parameter, as plain types,
+    then ``settings`` (which win: e.g. an RBM's ``solver="pcd"`` trains with the trainer's ``"sgd"``)."""
     names = [f.name for f in fields(TrainConfig) if f.name in table]
-    return TrainConfig(**{n: table[n].constraint.coerce(getattr(estimator, n)) for n in names}, **settings)
+    return TrainConfig(**{**{n: table[n].constraint.coerce(getattr(estimator, n)) for n in names}, **settings})
 
 
 def cli_params(tables: Iterable[dict[str, Param]]) -> dict[str, Param]:

@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aekit.models.base import BaseModule
+
 VisibleKind = Literal["bernoulli", "gaussian"]
 
 #: Above this many hidden units the exact sum (2**n_hidden states) is refused:
@@ -43,6 +45,18 @@ MAX_EXACT_HIDDEN = 25
 
 _LOG_2PI = math.log(2 * math.pi)
 _LOG_2 = math.log(2.0)
+
+
+def bernoulli(probabilities: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Binary draws with the given probabilities: ``uniform < p``.
+
+    The same distribution as ``torch.bernoulli``, which is 3x slower on CPU (measured:
+    1.35 vs 0.40 ms for 100 x 784 draws), a fifth of a CD step otherwise.
+    """
+    uniform = torch.rand(
+        probabilities.shape, generator=generator, dtype=probabilities.dtype, device=probabilities.device
+    )
+    return (uniform < probabilities).to(probabilities.dtype)
 
 
 class RBMModule(nn.Module):
@@ -120,7 +134,7 @@ class RBMModule(nn.Module):
         self, v: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """A binary draw from ``p(h | v)``."""
-        return torch.bernoulli(self.hidden_probabilities(v), generator=generator)
+        return bernoulli(self.hidden_probabilities(v), generator=generator)
 
     def sample_visible(
         self, h: torch.Tensor, generator: torch.Generator | None = None
@@ -128,7 +142,7 @@ class RBMModule(nn.Module):
         """A draw from ``p(v | h)``: binary (Bernoulli) or mean plus unit normal noise."""
         mean = self.visible_mean(h)
         if self.visible == "bernoulli":
-            return torch.bernoulli(mean, generator=generator)
+            return bernoulli(mean, generator=generator)
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + noise
 
@@ -242,6 +256,112 @@ class RBMModule(nn.Module):
         is the CD / PCD update.  The value itself is not a likelihood.
         """
         return self.free_energy(v_data).mean() - self.free_energy(v_model.detach()).mean()
+
+
+class _WithGradient(torch.autograd.Function):
+    """A precomputed ``value`` whose gradient with respect to ``parameters`` is ``gradients``."""
+
+    @staticmethod
+    def forward(ctx, value: torch.Tensor, *parameters_then_gradients: torch.Tensor) -> torch.Tensor:
+        n = len(parameters_then_gradients) // 2
+        ctx.gradients = parameters_then_gradients[n:]
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        gradients = [g * grad_output for g in ctx.gradients]
+        return None, *gradients, *(None for _ in gradients)
+
+
+class ContrastiveDivergence(BaseModule):
+    """An :class:`RBMModule` trained by CD-k or PCD-k through the shared trainer.
+
+    ``loss_terms`` returns as ``"loss"`` the value of :meth:`RBMModule.cd_loss`
+    (``mean F(v_data) - mean F(v_model)``) carrying exactly its gradient, which is
+    computed in closed form rather than by backpropagation: the data's hidden
+    logits are computed once and serve both the positive statistics and the first
+    Gibbs step, and the data and model statistics of the weights come from one
+    stacked matrix product.  That is five matrix products per CD-1 or PCD-1 step
+    (scikit-learn's ``BernoulliRBM`` count) instead of six with autograd.  Any
+    torch optimizer (the trainer's SGD with momentum and weight decay) then makes
+    the CD / PCD update.
+
+    Persistent chains (Tieleman, 2008) are kept, as scikit-learn keeps them, as
+    the hidden states of ``n_chains`` chains in the buffer ``chains``, so a
+    checkpoint or a model file carries them and a resumed run continues the same
+    chains.  Each step draws visible states from them, takes ``steps - 1`` more full
+    Gibbs steps, and stores the hidden draw of the result.
+
+    Parameters
+    ----------
+    rbm : RBMModule
+    steps : int
+        Gibbs steps of the negative phase (the k of CD-k or PCD-k).
+    persistent : bool
+        PCD when True (chains continue across updates), CD-k from the data batch otherwise.
+    n_chains : int
+        Number of persistent chains (scikit-learn: one per batch row).
+    """
+
+    def __init__(self, rbm: RBMModule, steps: int = 1, persistent: bool = True, n_chains: int = 100) -> None:
+        super().__init__(terms=[])
+        self.rbm = rbm
+        self.steps = int(steps)
+        self.persistent = bool(persistent)
+        # scikit-learn starts its chains from all-zero hidden states; so do these.
+        self.register_buffer("chains", torch.zeros(n_chains, rbm.n_hidden))
+
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.rbm.hidden_probabilities(x)
+
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.rbm.visible_mean(z)
+
+    def score(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Minus the free energy: ``log p(x)`` up to the constant ``log Z``."""
+        return -self.rbm.free_energy(x)
+
+    def loss_terms(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, epoch: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``"loss"`` (the CD surrogate), the data's ``"free_energy"`` per sample and, outside
+        training, ``"reconstruction_error"`` (squared error of the mean-field ``E[v | h = p(h | x)]``).
+
+        Only a training step advances the persistent chains; evaluation (validation)
+        takes its negative samples by CD-k from ``x`` and leaves the chains alone.
+        """
+        rbm = self.rbm
+        with torch.no_grad():
+            v_data = x.flatten(1)
+            logits_data = rbm.hidden_logits(v_data)
+            hidden_data = torch.sigmoid(logits_data)
+            free_energy_data = rbm.visible_energy(v_data) - F.softplus(logits_data).sum(-1)
+            persistent = self.persistent and self.training
+            hidden = self.chains if persistent else bernoulli(hidden_data)
+            reconstruction = rbm.visible_mean(hidden_data) if not self.training else None
+            for step in range(self.steps):
+                v_model = rbm.sample_visible(hidden)
+                logits_model = rbm.hidden_logits(v_model)
+                hidden_model = torch.sigmoid(logits_model)
+                if step < self.steps - 1 or persistent:
+                    hidden = bernoulli(hidden_model)
+            if persistent:
+                self.chains.copy_(hidden)
+            free_energy_model = rbm.visible_energy(v_model) - F.softplus(logits_model).sum(-1)
+            n, m = v_data.shape[0], v_model.shape[0]
+            # d(loss)/dW = <h v^T>_model - <h v^T>_data, in one product of stacked rows.
+            weight_grad = torch.cat([hidden_model / m, hidden_data / -n]).T @ torch.cat([v_model, v_data])
+            hidden_bias_grad = hidden_model.mean(0) - hidden_data.mean(0)
+            # -dU/db is v (Bernoulli) or v - b (Gaussian); the b parts of the two phases cancel.
+            visible_bias_grad = v_model.mean(0) - v_data.mean(0)
+            value = free_energy_data.mean() - free_energy_model.mean()
+        loss = _WithGradient.apply(
+            value, rbm.weight, rbm.hidden_bias, rbm.visible_bias, weight_grad, hidden_bias_grad, visible_bias_grad
+        )
+        terms = {"loss": loss, "free_energy": free_energy_data}
+        if reconstruction is not None:
+            terms["reconstruction_error"] = (reconstruction - v_data).square().sum(-1)
+        return terms
 
 
 def _visible_energy(v: torch.Tensor, bias: torch.Tensor, visible: VisibleKind) -> torch.Tensor:
@@ -467,7 +587,7 @@ def estimate_log_partition(
     n_hidden, n_visible = module.n_hidden, module.n_visible
     if visible == "bernoulli":
         log_partition_base = F.softplus(base_bias).sum().item() + n_hidden * _LOG_2
-        v = torch.bernoulli(
+        v = bernoulli(
             torch.sigmoid(base_bias).expand(n_chains, n_visible).contiguous(), generator=generator
         )
     else:
@@ -491,10 +611,10 @@ def estimate_log_partition(
         if k == len(beta_values) - 1:
             break  # the last transition would not change any weight
         # One Gibbs step that leaves p_beta invariant.
-        hidden = torch.bernoulli(torch.sigmoid(beta * hidden_activation), generator=generator)
+        hidden = bernoulli(torch.sigmoid(beta * hidden_activation), generator=generator)
         visible_activation = (1 - beta) * base_bias + beta * (hidden @ weight + visible_bias)
         if visible == "bernoulli":
-            v = torch.bernoulli(torch.sigmoid(visible_activation), generator=generator)
+            v = bernoulli(torch.sigmoid(visible_activation), generator=generator)
         else:
             v = visible_activation + torch.randn(
                 v.shape, generator=generator, dtype=torch.float64, device=device
