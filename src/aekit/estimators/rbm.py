@@ -6,11 +6,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.estimators import params as parameters
-from aekit.estimators.base import FLOAT_DTYPES, BaseAutoEncoder
+from aekit.estimators.base import BaseAutoEncoder
 from aekit.estimators.params import SHARED_PARAMS, Choice, Integer, Param, Real, changed
 from aekit.models.rbm import ContrastiveDivergence, RBMModule, base_rate_visible_bias, estimate_log_partition
 from aekit.train.sources import MappedArray
@@ -115,6 +115,7 @@ class RBM(BaseAutoEncoder):
         "precision": SHARED_PARAMS["precision"],
     }
     _samples_from_prior = True  # sample() runs Gibbs chains: no code density is kept
+    _wide_codes_regularized = True  # hidden layers wider than the input are the rule, not a mistake
     _module_cls = ContrastiveDivergence
 
     # ------------------------------------------------------------------ family API
@@ -149,7 +150,8 @@ class RBM(BaseAutoEncoder):
         return self
 
     @property
-    def _n_features_out(self) -> int:
+    def latent_dim(self) -> int:
+        """The code is the hidden layer: the shared code of the base class sizes it from ``n_components``."""
         return int(self.n_components)
 
     # ------------------------------------------------------------------ weights
@@ -170,18 +172,6 @@ class RBM(BaseAutoEncoder):
         return self._rbm().visible_bias.detach().cpu().numpy().copy()
 
     # ------------------------------------------------------------------ transforms and sampling
-    def inverse_transform(self, Z: Any) -> np.ndarray:
-        """``E[v | h]`` for hidden states (or probabilities) ``Z`` (n, n_components), in the input's shape."""
-        check_is_fitted(self)
-        Z = check_array(Z, dtype=FLOAT_DTYPES, input_name="Z")
-        if Z.shape[1] != self.n_components:
-            raise ValueError(
-                f"Z has {Z.shape[1]} columns but the RBM has n_components={self.n_components} hidden units; "
-                "pass hidden states or the output of transform()."
-            )
-        h = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32)).to(self.device_)
-        return self._to_input_layout(self._map_batches(self._rbm().visible_mean, h), self._output_dtype(Z))
-
     def gibbs(self, X: Any, steps: int = 1, random_state: Any = None) -> np.ndarray:
         """Visible states after ``steps`` rounds of block Gibbs sampling from ``X`` (binary for Bernoulli units)."""
         check_positive_int("steps", steps)
