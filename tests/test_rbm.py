@@ -73,12 +73,13 @@ def test_score_samples_uses_an_ais_log_partition_within_its_error_of_the_exact_o
 
 
 def test_the_cd_step_has_the_gradient_of_cd_loss():
-    """The closed-form gradient equals autograd's of RBMModule.cd_loss on the same negative samples."""
+    """The closed-form gradient equals autograd's of RBMModule.cd_loss on the same negative samples
+    (for linear Gaussian hidden units too, whose free energy is quadratic)."""
     gen = torch.Generator().manual_seed(0)
     v = (torch.rand(32, 20, generator=gen) < 0.4).float()
-    for persistent, steps in ((False, 1), (False, 3), (True, 2)):
+    for persistent, steps, hidden in ((False, 1, "binary"), (False, 3, "binary"), (True, 2, "binary"), (False, 2, "gaussian")):
         torch.manual_seed(1)
-        rbm = RBMModule(20, 7, init_std=0.3)
+        rbm = RBMModule(20, 7, init_std=0.3, hidden=hidden)
         module = ContrastiveDivergence(rbm, steps=steps, persistent=persistent, n_chains=5)
         module.chains.copy_((torch.rand(5, 7) < 0.5).float())
         start = module.chains.clone()

@@ -38,6 +38,7 @@ from torch import nn
 from aekit.models.base import BaseModule
 
 VisibleKind = Literal["bernoulli", "gaussian"]
+HiddenKind = Literal["binary", "gaussian"]
 
 #: Above this many hidden units the exact sum (2**n_hidden states) is refused:
 #: 2**25 states already take minutes for a few hundred visible units.
@@ -60,7 +61,7 @@ def bernoulli(probabilities: torch.Tensor, generator: torch.Generator | None = N
 
 
 class RBMModule(nn.Module):
-    """A restricted Boltzmann machine with binary hidden units.
+    """A restricted Boltzmann machine with binary (or linear Gaussian) hidden units.
 
     Parameters
     ----------
@@ -72,6 +73,14 @@ class RBMModule(nn.Module):
         ``"bernoulli"`` for data in [0, 1] (binary or probabilities, as scikit-learn's
         ``BernoulliRBM``), ``"gaussian"`` for standardized real data: the visible
         units are Gaussian with unit variance given the hidden units.
+    hidden : {"binary", "gaussian"}
+        ``"gaussian"``: linear hidden units with unit-variance noise, ``h ~ N(W v + c, I)``,
+        the top layer of Hinton & Salakhutdinov's (2006) deep autoencoder, whose code
+        is then real-valued.  The energy gains ``0.5 ||h||^2``, so the free energy has
+        ``-0.5 ||W v + c||^2 - (n_hidden / 2) log(2 pi)`` in place of the softplus sum.
+        Only with Bernoulli visible units (Gaussian-Gaussian energies are unbounded
+        below); the partition functions (:func:`log_partition_exact`,
+        :func:`estimate_log_partition`) need binary hidden units.
     init_std : float
         Standard deviation of the normal initial weights (scikit-learn uses 0.01);
         the biases start at zero.
@@ -95,11 +104,17 @@ class RBMModule(nn.Module):
         visible: VisibleKind = "bernoulli",
         init_std: float = 0.01,
         generator: torch.Generator | None = None,
+        hidden: HiddenKind = "binary",
     ) -> None:
         super().__init__()
         if visible not in ("bernoulli", "gaussian"):
             raise ValueError(f"visible must be 'bernoulli' or 'gaussian', got {visible!r}")
+        if hidden not in ("binary", "gaussian"):
+            raise ValueError(f"hidden must be 'binary' or 'gaussian', got {hidden!r}")
+        if hidden == "gaussian" and visible == "gaussian":
+            raise ValueError("Gaussian hidden units need Bernoulli visible units: the energy would be unbounded")
         self.visible = visible
+        self.hidden = hidden
         self.weight = nn.Parameter(torch.randn(n_hidden, n_visible, generator=generator) * init_std)
         self.hidden_bias = nn.Parameter(torch.zeros(n_hidden))
         self.visible_bias = nn.Parameter(torch.zeros(n_visible))
@@ -113,7 +128,7 @@ class RBMModule(nn.Module):
         return self.weight.shape[0]
 
     def extra_repr(self) -> str:
-        return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, visible={self.visible!r}"
+        return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, visible={self.visible!r}, hidden={self.hidden!r}"
 
     # -- conditionals and sampling --------------------------------------------------
 
@@ -121,9 +136,24 @@ class RBMModule(nn.Module):
         """``W v + c``, the input of each hidden unit, shape ``(n, n_hidden)``."""
         return F.linear(v, self.weight, self.hidden_bias)
 
+    def hidden_mean_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """``E[h | v]`` from ``W v + c``: the sigmoid (binary units) or the identity (Gaussian)."""
+        return torch.sigmoid(logits) if self.hidden == "binary" else logits
+
+    def sample_hidden_from_mean(self, mean: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.hidden == "binary":
+            return bernoulli(mean, generator)
+        return mean + torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+
+    def hidden_free_energy(self, logits: torch.Tensor) -> torch.Tensor:
+        """The hidden part of the free energy from ``W v + c``, per sample."""
+        if self.hidden == "binary":
+            return -F.softplus(logits).sum(-1)
+        return -0.5 * logits.square().sum(-1) - 0.5 * self.n_hidden * _LOG_2PI
+
     def hidden_probabilities(self, v: torch.Tensor) -> torch.Tensor:
-        """``p(h_j = 1 | v)``, shape ``(n, n_hidden)`` (scikit-learn's ``transform``)."""
-        return torch.sigmoid(self.hidden_logits(v))
+        """``p(h_j = 1 | v)`` (``E[h | v]`` for Gaussian units), shape ``(n, n_hidden)`` (scikit-learn's ``transform``)."""
+        return self.hidden_mean_from_logits(self.hidden_logits(v))
 
     def visible_mean(self, h: torch.Tensor) -> torch.Tensor:
         """``E[v | h]``: ``sigmoid(W^T h + b)`` (Bernoulli) or ``W^T h + b`` (Gaussian)."""
@@ -133,8 +163,8 @@ class RBMModule(nn.Module):
     def sample_hidden(
         self, v: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """A binary draw from ``p(h | v)``."""
-        return bernoulli(self.hidden_probabilities(v), generator=generator)
+        """A draw from ``p(h | v)``: binary, or the mean plus unit normal noise."""
+        return self.sample_hidden_from_mean(self.hidden_probabilities(v), generator)
 
     def sample_visible(
         self, h: torch.Tensor, generator: torch.Generator | None = None
@@ -162,7 +192,7 @@ class RBMModule(nn.Module):
 
     def free_energy(self, v: torch.Tensor) -> torch.Tensor:
         """``F(v) = -log sum_h exp(-E(v, h))`` per sample, shape ``(n,)``."""
-        return self.visible_energy(v) - F.softplus(self.hidden_logits(v)).sum(-1)
+        return self.visible_energy(v) + self.hidden_free_energy(self.hidden_logits(v))
 
     def log_likelihood(self, v: torch.Tensor, log_partition: float | torch.Tensor) -> torch.Tensor:
         """``log p(v) = -F(v) - log Z`` per sample (a log density for Gaussian units).
@@ -334,20 +364,20 @@ class ContrastiveDivergence(BaseModule):
         with torch.no_grad():
             v_data = x.flatten(1)
             logits_data = rbm.hidden_logits(v_data)
-            hidden_data = torch.sigmoid(logits_data)
-            free_energy_data = rbm.visible_energy(v_data) - F.softplus(logits_data).sum(-1)
+            hidden_data = rbm.hidden_mean_from_logits(logits_data)
+            free_energy_data = rbm.visible_energy(v_data) + rbm.hidden_free_energy(logits_data)
             persistent = self.persistent and self.training
-            hidden = self.chains if persistent else bernoulli(hidden_data)
+            hidden = self.chains if persistent else rbm.sample_hidden_from_mean(hidden_data)
             reconstruction = rbm.visible_mean(hidden_data) if not self.training else None
             for step in range(self.steps):
                 v_model = rbm.sample_visible(hidden)
                 logits_model = rbm.hidden_logits(v_model)
-                hidden_model = torch.sigmoid(logits_model)
+                hidden_model = rbm.hidden_mean_from_logits(logits_model)
                 if step < self.steps - 1 or persistent:
-                    hidden = bernoulli(hidden_model)
+                    hidden = rbm.sample_hidden_from_mean(hidden_model)
             if persistent:
                 self.chains.copy_(hidden)
-            free_energy_model = rbm.visible_energy(v_model) - F.softplus(logits_model).sum(-1)
+            free_energy_model = rbm.visible_energy(v_model) + rbm.hidden_free_energy(logits_model)
             n, m = v_data.shape[0], v_model.shape[0]
             # d(loss)/dW = <h v^T>_model - <h v^T>_data, in one product of stacked rows.
             weight_grad = torch.cat([hidden_model / m, hidden_data / -n]).T @ torch.cat([v_model, v_data])
@@ -371,6 +401,11 @@ def _visible_energy(v: torch.Tensor, bias: torch.Tensor, visible: VisibleKind) -
 
 
 # -- exact partition function -------------------------------------------------------
+
+
+def _require_binary_hidden(module: RBMModule) -> None:
+    if module.hidden != "binary":
+        raise ValueError("the partition functions here sum over binary hidden states; this RBM's are Gaussian")
 
 
 def _hidden_states(start: int, stop: int, n_hidden: int, device: torch.device) -> torch.Tensor:
@@ -406,6 +441,7 @@ def log_partition_exact(module: RBMModule, max_hidden: int = MAX_EXACT_HIDDEN) -
     ValueError
         If ``module.n_hidden > max_hidden``.
     """
+    _require_binary_hidden(module)
     n_hidden, n_visible = module.n_hidden, module.n_visible
     if n_hidden > max_hidden:
         raise ValueError(
@@ -566,6 +602,7 @@ def estimate_log_partition(
         the spread of 20 independent 100-chain estimates was 0.7-1.1 times their
         reported standard error (``tests/test_rbm_math.py``).
     """
+    _require_binary_hidden(module)
     weight = module.weight.detach().to(torch.float64)
     hidden_bias = module.hidden_bias.detach().to(torch.float64)
     visible_bias = module.visible_bias.detach().to(torch.float64)
