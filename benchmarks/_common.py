@@ -94,6 +94,12 @@ def _add_pretraining_options(parser: argparse.ArgumentParser, long_run: dict) ->
         help="greedy layer-wise pretraining epochs per layer before training end to end (a StackedAutoEncoder)",
     )  # fmt: skip
     parser.add_argument(
+        "--pretrain", choices=("autoencoder", "rbm"), default="autoencoder",
+        help="what each pretrained layer is: a one-layer autoencoder, or an RBM trained by CD-1 and unrolled "
+        "with tied weights (Hinton & Salakhutdinov 2006; sigmoid units, 10 pretraining epochs unless given)",
+    )  # fmt: skip
+    parser.add_argument("--rbm-learning-rate", type=float, default=0.1, help="SGD step of --pretrain rbm")
+    parser.add_argument(
         "--pretrain-noise", choices=("gaussian", "masking"), default=long_run.get("pretrain_noise"),
         help="corrupt each layer's input while pretraining it (a stacked denoising autoencoder)",
     )  # fmt: skip
@@ -109,6 +115,12 @@ def long_run_estimator(args: argparse.Namespace, estimator_class=None, **params)
     :class:`aekit.StackedAutoEncoder`, pretrained greedily one layer at a time."""
     import aekit
 
+    if getattr(args, "pretrain", "autoencoder") == "rbm":
+        args.pretrain_epochs = args.pretrain_epochs or 10
+        if args.activation != "sigmoid":
+            print(f"--pretrain rbm unrolls RBMs into sigmoid units: activation {args.activation} -> sigmoid")
+            args.activation = "sigmoid"
+        params.update(pretraining="rbm", rbm_learning_rate=args.rbm_learning_rate)
     if getattr(args, "pretrain_epochs", 0):
         if estimator_class not in (None, aekit.AutoEncoder):
             raise SystemExit(
@@ -146,7 +158,8 @@ def describe_long_run(args: argparse.Namespace) -> str:
     pretraining = ""
     if getattr(args, "pretrain_epochs", 0):
         noise = f", {args.pretrain_noise} {args.pretrain_noise_level:g}" if args.pretrain_noise else ""
-        pretraining = f", {args.pretrain_epochs} pretraining epochs per layer{noise}"
+        kind = f" of RBMs (CD-1, rate {args.rbm_learning_rate:g})" if getattr(args, "pretrain", "") == "rbm" else ""
+        pretraining = f", {args.pretrain_epochs} pretraining epochs per layer{kind}{noise}"
     return f"{args.activation}{dropout}{pretraining}, {args.epochs} epochs{schedule}"
 
 
