@@ -198,3 +198,52 @@ def test_rbm_pretraining_unrolls_tied_weights_and_starts_fine_tuning_lower(digit
     assert first(pretrained) < first(scratch) - 5  # measured: 31.3 vs 42.5 nats per image on digits
     with pytest.raises(ValueError, match="activation='sigmoid'"):
         aekit.StackedAutoEncoder(pretraining="rbm", activation="relu").fit(X)
+
+
+@pytest.fixture(scope="module")
+def small_dbn(binary_digits):
+    X, _ = binary_digits
+    return aekit.DBN(n_components=(32, 16), epochs=10, batch_size=50, learning_rate=0.03, random_state=0).fit(X[:1400])
+
+
+def test_dbn_transforms_through_the_stack_and_samples_digit_like_images(small_dbn, binary_digits):
+    X, _ = binary_digits
+    dbn = small_dbn
+    first, second = (layer.rbm for layer in dbn.module_.layers)
+    v = torch.as_tensor(X[1400:], dtype=torch.float32)
+    hidden = torch.sigmoid(torch.sigmoid(v @ first.weight.T + first.hidden_bias) @ second.weight.T + second.hidden_bias)
+    np.testing.assert_allclose(dbn.transform(X[1400:]), hidden.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert dbn.inverse_transform(dbn.transform(X[:3])).shape == (3, 64)
+    assert dbn.history_["phase"] == ["layer1"] * 10 + ["layer2"] * 10
+    assert dbn.data_mean_.shape == (32,)  # the top RBM's input: the first layer's hidden probabilities
+    samples = dbn.sample(200, steps=50, random_state=0)
+    assert samples.shape == (200, 64)
+    assert np.corrcoef(samples.mean(0), X.mean(0))[0, 1] > 0.8  # measured 0.93
+    np.testing.assert_allclose(-dbn.score_samples(X[:5]), np.square(dbn.reconstruct(X[:5]) - X[:5]).sum(1), rtol=1e-5)
+
+
+def test_dbn_save_load_and_resume_layer_by_layer(small_dbn, binary_digits, tmp_path, monkeypatch):
+    X, _ = binary_digits
+    small_dbn.save(tmp_path / "dbn.safetensors")
+    loaded = aekit.load(tmp_path / "dbn.safetensors")
+    np.testing.assert_array_equal(loaded.transform(X[:20]), small_dbn.transform(X[:20]))
+    np.testing.assert_array_equal(loaded.sample(5, steps=3, random_state=0), small_dbn.sample(5, steps=3, random_state=0))
+
+    params = dict(n_components=(12, 6), epochs=3, batch_size=50, random_state=2)
+    save = Checkpoint.save
+
+    def save_then_crash(self, state):
+        save(self, state)
+        if self.path.name.startswith("layer2") and state.epoch == 1:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Checkpoint, "save", save_then_crash)
+        with pytest.raises(KeyboardInterrupt):
+            aekit.DBN(**params).fit(X[:500], checkpoint_dir=tmp_path / "run")
+    resumed = aekit.DBN(**params).fit(X[:500], checkpoint_dir=tmp_path / "run", resume=True)
+    straight = aekit.DBN(**params).fit(X[:500])
+    np.testing.assert_array_equal(resumed.transform(X[500:600]), straight.transform(X[500:600]))
+    assert resumed.history_["train_loss"] == straight.history_["train_loss"]
+    with pytest.raises(ValueError, match="at least one layer"):
+        aekit.DBN(n_components=()).fit(X)

@@ -8,7 +8,7 @@ from aekit.estimators.denoising import DenoisingAutoEncoder
 from aekit.estimators.dipvae import DIPVAE
 from aekit.estimators.factorvae import FactorVAE
 from aekit.estimators.persistence import ModelFileError, load_estimator
-from aekit.estimators.rbm import RBM
+from aekit.estimators.rbm import DBN, RBM
 from aekit.estimators.sparse import SparseAutoEncoder
 from aekit.estimators.stacked import StackedAutoEncoder
 from aekit.estimators.tabular import TabularAutoEncoder, TabularVAE

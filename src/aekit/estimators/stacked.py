@@ -154,7 +154,7 @@ class StackedAutoEncoder(AutoEncoder):
                     history = Trainer(config).fit(self._pretraining_layer(index, encoder, decoder), *inputs)
                 phases.append((f"pretrain_layer{index + 1}", history))
         phases.append(("finetune", super()._train(x_train, x_val, condition_train, condition_val)))
-        return _concatenate_phases(phases)
+        return concatenate_phases(phases)
 
 
 def _linear(group: nn.Module) -> nn.Linear:
@@ -196,7 +196,7 @@ def _pretrain_rbm(
     return history
 
 
-def _concatenate_phases(phases: list[tuple[str, dict[str, list]]]) -> dict[str, list]:
+def concatenate_phases(phases: list[tuple[str, dict[str, list]]]) -> dict[str, list]:
     """One per-epoch history across phases; ``epoch`` counts on, ``phase`` names each epoch."""
     keys = sorted({k for _, history in phases for k in history if k != "epoch"})
     merged: dict[str, list] = {"epoch": [], "phase": [], **{k: [] for k in keys}}

@@ -394,6 +394,31 @@ class ContrastiveDivergence(BaseModule):
         return terms
 
 
+class DeepBeliefNet(BaseModule):
+    """A greedy stack of RBMs (Hinton, Osindero & Teh, 2006): ``layers[i]`` models the
+    hidden probabilities of ``layers[i - 1]``.
+
+    ``encode`` is the upward pass of hidden probabilities; ``decode`` the downward
+    pass of visible means, the generative direction of a deep belief net.  The
+    layers are trained one at a time (each through its own ``loss_terms``), so the
+    stack itself has no loss.
+    """
+
+    def __init__(self, layers: list[ContrastiveDivergence]) -> None:
+        super().__init__(terms=[])
+        self.layers = nn.ModuleList(layers)
+
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer.rbm.hidden_probabilities(x)
+        return x
+
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in reversed(self.layers):
+            z = layer.rbm.visible_mean(z)
+        return z
+
+
 def _visible_energy(v: torch.Tensor, bias: torch.Tensor, visible: VisibleKind) -> torch.Tensor:
     if visible == "bernoulli":
         return -(v @ bias)
