@@ -247,3 +247,25 @@ def test_dbn_save_load_and_resume_layer_by_layer(small_dbn, binary_digits, tmp_p
     assert resumed.history_["train_loss"] == straight.history_["train_loss"]
     with pytest.raises(ValueError, match="at least one layer"):
         aekit.DBN(n_components=()).fit(X)
+
+
+def test_figures_of_filters_chains_and_the_ais_path(small_pcd, tmp_path):
+    from aekit import viz
+
+    rbm = small_pcd
+    filters = viz.plot_rbm_filters(rbm.components_, (8, 8), n_filters=16, columns=8)
+    image = filters.axes[0].images[0].get_array()
+    assert image.shape == (2 * 9 - 1, 8 * 9 - 1)  # 16 filters in 2 rows of 8, one blank pixel between
+    np.testing.assert_allclose(np.nanmax(np.abs(image[:8, :8])), 1.0)  # each filter on its own scale
+    chains = viz.plot_gibbs_chains({f"{k} steps": rbm.sample(8, steps=k, random_state=0) for k in (1, 10)})
+    assert len(chains.axes) == 2
+    rbm.estimate_log_partition()
+    path = viz.plot_ais_path(rbm.ais_log_partition_path_, standard_error=rbm.log_partition_stderr_, exact=55.0)
+    line = path.axes[0].lines[0].get_ydata()
+    # From the base-rate model's exact log Z (sum_i softplus(b_i) + n_hidden log 2) to the estimate.
+    base_rate = -np.log1p(-np.clip(rbm.data_mean_, 1e-3, 1 - 1e-3)).sum() + 16 * np.log(2)
+    assert line[0] == pytest.approx(base_rate, rel=1e-6) and line[-1] == rbm.log_partition_
+    viz.save_figure(path, tmp_path / "ais.png")
+    assert (tmp_path / "ais.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="expected \\(n_hidden, 49\\)"):
+        viz.plot_rbm_filters(rbm.components_, (7, 7))

@@ -8,6 +8,7 @@
 >>> viz.save_figure(fig, "reconstructions.png")  # doctest: +SKIP
 """
 
+from aekit.viz.boltzmann import plot_ais_path, plot_gibbs_chains, plot_rbm_filters
 from aekit.viz.figures import (
     MetricSpec,
     PixelScale,
@@ -43,12 +44,15 @@ __all__ = [
     "as_pictures",
     "figure_png",
     "image_rows",
+    "plot_ais_path",
     "plot_anomalies",
     "plot_code_map",
     "plot_denoising",
     "plot_detection",
+    "plot_gibbs_chains",
     "plot_interpolations",
     "plot_metrics",
+    "plot_rbm_filters",
     "plot_reconstructions",
     "plot_samples",
     "plot_training_curves",
