@@ -125,6 +125,10 @@ def main() -> None:
     parser.add_argument("--ais-chains", type=int, default=100)
     parser.add_argument("--train-rows", type=int, default=60000, help="fewer for a quick check")
     parser.add_argument("--checkpoint-dir", help="keep finished results and per-epoch checkpoints here; a rerun resumes")
+    parser.add_argument(
+        "--only", help="train just this setting (cd1, cd<k>, pcd1, pcd1_long) into --checkpoint-dir, e.g. in a "
+        "second process beside a run of the others; a final run without --only then writes the table",
+    )  # fmt: skip
     args = parser.parse_args()
 
     torch.set_num_threads(1)
@@ -158,6 +162,10 @@ def main() -> None:
         ("pcd1_long", f"aekit RBM PCD-1, {args.long_epochs} epochs, cosine schedule",
          dict(solver="pcd", cd_steps=1, epochs=args.long_epochs, learning_rate_schedule="cosine")),
     ]  # fmt: skip
+    if args.only is not None:
+        if folder is None or args.only not in {key for key, _, _ in settings}:
+            raise SystemExit(f"--only needs --checkpoint-dir and one of {[key for key, _, _ in settings]}")
+        settings = [s for s in settings if s[0] == args.only]
     for key, name, params in settings:
 
         def run(params=params, key=key, name=name) -> dict:
@@ -182,6 +190,8 @@ def main() -> None:
 
         rows.append(cached(folder, key, run))
         print(f"{rows[-1]['model']}: test log-likelihood {rows[-1]['test_log_likelihood']:.2f}", flush=True)
+    if args.only is not None:
+        return
 
     # CPU seconds per epoch (one thread each): the machine is shared, so wall seconds carry other jobs' load.
     for row in rows:

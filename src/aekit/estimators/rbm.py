@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from aekit.estimators import params as parameters
 from aekit.estimators.base import BaseAutoEncoder
 from aekit.estimators.params import SHARED_PARAMS, Choice, Integer, Param, Widths, changed
+from aekit.estimators.stacked import concatenate_phases
 from aekit.models.rbm import (
     ContrastiveDivergence,
     DeepBeliefNet,
@@ -21,7 +22,6 @@ from aekit.models.rbm import (
     bernoulli,
     estimate_log_partition,
 )
-from aekit.estimators.stacked import concatenate_phases
 from aekit.train.checkpoint import Checkpoint
 from aekit.train.sources import MappedArray
 from aekit.train.trainer import TrainConfig, Trainer
@@ -173,7 +173,6 @@ class RBM(BaseBoltzmann):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from aekit import RBM, datasets
     >>> X, _ = datasets.load_digits(images=False)
     >>> rbm = RBM(n_components=32, epochs=3, random_state=0).fit((X > 0.5).astype(float))
@@ -193,7 +192,6 @@ class RBM(BaseBoltzmann):
         self.data_mean_ = _feature_means(X)
         for name in ("log_partition_", "log_partition_stderr_", "ais_log_partition_path_"):
             self.__dict__.pop(name, None)  # a refit's partition function is estimated anew
-        return None
 
     def _build_module(self) -> ContrastiveDivergence:
         return self._layer(self.n_features_in_, int(self.n_components), self.visible)
