@@ -2,6 +2,7 @@
 
 from aekit.models.autoencoder import AutoEncoderModule
 from aekit.models.base import BaseModule
+from aekit.models.rbm import ContrastiveDivergence, DeepBeliefNet, RBMModule
 from aekit.models.terms import (
     Contraction,
     ForwardPass,
@@ -19,11 +20,14 @@ __all__ = [
     "AutoEncoderModule",
     "BaseModule",
     "Contraction",
+    "ContrastiveDivergence",
+    "DeepBeliefNet",
     "ForwardPass",
     "GaussianKL",
     "KLSparsity",
     "L1Activity",
     "LossTerm",
+    "RBMModule",
     "Reconstruction",
     "VAEModule",
     "gaussian_kl",
