@@ -63,8 +63,14 @@ class ContractiveAutoEncoder(AutoEncoder):
 
     @classmethod
     def tour_params(cls, latent_dim: int, unit_range: bool) -> dict[str, Any]:
-        # An MLP: its exact Jacobian penalty is far cheaper than a convolutional encoder's.
-        return {**super().tour_params(latent_dim, unit_range), "architecture": "mlp"}
+        # An MLP, and the random-projection penalty: one vector-Jacobian product per step instead of
+        # latent_dim, so the tour's slowest model costs about what the others do (measured on digits,
+        # one thread: 13.4 s -> 3.0 s; test error 1.586 -> 1.541, AUROC 0.981 -> 0.984).
+        return {
+            **super().tour_params(latent_dim, unit_range),
+            "architecture": "mlp",
+            "contraction_estimator": "projection",
+        }
 
     def _code_activation(self) -> nn.Module | None:
         return nn.Sigmoid() if self.code_activation == "sigmoid" else None
