@@ -272,7 +272,7 @@ class Trainer:
             dynamic_ncols=True,
         )
         for epoch in progress:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             module.train()
             order = torch.randperm(n, generator=permutation_rng).to(device)
             totals: torch.Tensor | None = None
@@ -336,6 +336,9 @@ class Trainer:
             history["epoch"].append(epoch + 1)
             history.setdefault("learning_rate", []).append(optimizer.param_groups[0]["lr"])
             history["seconds"].append(time.perf_counter() - started)
+            # CPU seconds of the whole process (every thread) at the same instants: on a shared machine
+            # the wall clock includes waiting for the cores, the CPU clock the work done.
+            history.setdefault("cpu_seconds", []).append(time.process_time() - started_cpu)
             if not math.isfinite(monitored):
                 # The epoch's last update broke the weights (the next step's loss would show it).
                 for values in history.values():
