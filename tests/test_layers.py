@@ -28,7 +28,7 @@ LAYERS = [
     "aekit.metrics",  # evaluation functions
     "aekit.viz",  # figures and the HTML report
     "aekit",  # the public namespace (aekit/__init__.py)
-    "aekit.runs",  # the run-folder format
+    "aekit.runs",  # the run-folder format (and its ONNX export)
     "aekit.table_runs",  # the run folder of a table model (schema, embeddings)
     "aekit.tour",  # aekit tour / aekit report
     "aekit.table_tour",  # aekit tour on a table

@@ -27,6 +27,7 @@ from aekit.data.tables import TABLE_SUFFIXES
 from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
+from aekit.estimators.export import PARTS
 from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
 from aekit import table_runs
 from aekit.train import MappedArray, distributed
@@ -330,6 +331,41 @@ def cmd_tour(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from aekit.runs import export_run
+
+    parts = tuple(_columns(args.part)) or PARTS
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise UserError(f"--part {args.part}: {unknown} is not a part; choose from {','.join(PARTS)}.")
+    try:
+        paths = export_run(args.run_dir, args.out, parts)
+    except ImportError as exc:
+        raise UserError(str(exc)) from None
+    print(f"wrote {', '.join(p.name for p in paths)} (ONNX, dynamic batch, the run's input scaling inside) to {args.out}")
+
+
+def _add_export_command(commands: Any) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a trained model's encoder, decoder and score as ONNX graphs",
+        description=textwrap.fill(
+            "Write <part>.onnx for the run's encoder (x -> code), decoder (z -> reconstruction) and score "
+            "(x -> score, higher = more typical), each with a dynamic batch axis. The graphs take and return "
+            "data as the run's files hold them: the run's scaling (uint8 pixels / 255, standardized columns, "
+            "a table's numeric columns) is inside them. A table's categorical columns enter as category "
+            "indices (listed in schema.json and in each graph's metadata).",
+            width=100,
+        ),
+        epilog="Example: aekit export runs/vae --format onnx --out runs/vae/onnx",
+    )
+    export.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
+    export.add_argument("--format", choices=("onnx",), default="onnx", help="graph format (default: onnx)")
+    export.add_argument("--out", required=True, help="folder to write encoder.onnx, decoder.onnx, score.onnx into")
+    export.add_argument("--part", metavar="PART,...", help=f"only these parts (default: {','.join(PARTS)})")
+    export.set_defaults(func=cmd_export)
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from aekit.tour import run_report
 
@@ -496,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="output .npy or .csv file, or a folder/ of PNGs (image models)")
     sample.add_argument("--seed", type=int, default=None, help="random seed (default: fresh randomness)")
     sample.set_defaults(func=cmd_sample)
+    _add_export_command(commands)
     return parser
 
 

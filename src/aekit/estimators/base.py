@@ -17,6 +17,7 @@ adds a term to its parent's list::
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.estimators import params as parameters, registry
+from aekit.estimators import export
 from aekit.estimators.code_density import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
 from aekit.estimators.params import SHARED_PARAMS, Param
 from aekit.estimators.persistence import save_estimator
@@ -552,7 +554,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ELBO for the VAE (see :meth:`aekit.VAE.score_samples`).
         """
         X = self._validate_X(X, reset=False)
-        return self._map_batches(self.module_.score, self._to_tensor(X)).astype(np.float64)
+        return self._map_batches(self._score_tensor, self._to_tensor(X)).astype(np.float64)
+
+    def _score_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`score_samples` on a batch in model layout (what the exported score graph computes)."""
+        return self.module_.score(x)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
         """Decode ``n_samples`` codes drawn from the prior, or from a density fitted on the training codes.
@@ -589,6 +595,48 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def score(self, X: Any, y: Any = None) -> float:
         """Mean of :meth:`score_samples` (higher is better), for model selection."""
         return float(np.mean(self.score_samples(X)))
+
+    # ------------------------------------------------------------------ export
+    def export_onnx(self, path: str | os.PathLike, part: str = "encoder", input_scaling: Any = None) -> None:
+        """Write one fitted part as an ONNX graph (one file, dynamic batch axis), atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.onnx`` file to write.
+        part : {"encoder", "decoder", "score"}
+            ``"encoder"``: ``x`` (batch, *input_shape) -> ``code`` (batch, latent_dim), as
+            :meth:`transform`; ``"decoder"``: ``z`` -> ``reconstruction`` in the input's shape,
+            as :meth:`inverse_transform`; ``"score"``: ``x`` -> ``score`` (batch,), as
+            :meth:`score_samples`.
+        input_scaling : aekit.estimators.export.InputScaling, optional
+            The scaling of raw inputs that the model was trained after (``aekit export``
+            passes a run folder's), applied inside the graph: ``(x - offset) / scale`` on
+            the way in, its inverse (and clip) on the decoder's way out.
+
+        The graph's ``metadata_props`` hold the part, the input and output layout
+        (``aekit.*`` keys, JSON values).  Needs the ``onnx`` extra (onnx, onnxruntime,
+        onnxscript).  Raises ValueError for an unknown part.
+        """
+        check_is_fitted(self)
+        functions = {"encoder": self.module_.encode, "decoder": self.module_.decode, "score": self._score_tensor}
+        if part not in functions:
+            raise ValueError(f"part={part!r} is not an exportable part; choose one of {list(export.PARTS)}.")
+        export.export_part(
+            path,
+            part,
+            functions[part],
+            self.module_,
+            sample_shape=self.input_shape_,
+            model_shape=self.model_shape_,
+            latent_dim=self.latent_dim_,
+            scaling=input_scaling,
+            metadata={"estimator": type(self).__name__, **self._onnx_metadata()},
+        )
+
+    def _onnx_metadata(self) -> dict[str, Any]:
+        """What a service needs to know besides the layout (a table model: its columns)."""
+        return {}
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str) -> None:
