@@ -30,6 +30,7 @@ LAYERS = [
     "aekit",  # the public namespace (aekit/__init__.py)
     "aekit.runs",  # the run-folder format (and its ONNX export)
     "aekit.table_runs",  # the run folder of a table model (schema, embeddings)
+    "aekit.run_config",  # aekit train --config and the run folder's config.toml
     "aekit.tour",  # aekit tour / aekit report
     "aekit.table_tour",  # aekit tour on a table
     "aekit.cli",  # the command line

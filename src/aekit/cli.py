@@ -29,7 +29,7 @@ from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
 from aekit.estimators.export import PARTS
 from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
-from aekit import table_runs
+from aekit import run_config, table_runs
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import checkpoint_path
 from aekit.train.sources import should_stream
@@ -65,13 +65,20 @@ def _param(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _model_params(cls: type[BaseAutoEncoder], pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """``--param KEY=VALUE`` pairs, each value parsed by that parameter's constraint."""
+def _model_params(
+    cls: type[BaseAutoEncoder], pairs: list[tuple[str, str]], typed: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``--param KEY=VALUE`` pairs, each value parsed by that parameter's constraint, or a
+    config's ``[param]`` table of ``typed`` values (coerced to the parameter's type)."""
     table = cls._param_table
-    unknown = {key for key, _ in pairs} - set(table)
+    typed = typed or {}
+    unknown = ({key for key, _ in pairs} | set(typed)) - set(table)
     if unknown:
         raise UserError(parameters.unknown_params_message(cls.__name__, unknown, table))
-    return {key: table[key].constraint.parse(value) for key, value in pairs}
+    return {
+        **{key: table[key].constraint.coerce(value) for key, value in typed.items()},
+        **{key: table[key].constraint.parse(value) for key, value in pairs},
+    }
 
 
 def write_array(path: str, n_rows: int, blocks: Iterable[np.ndarray]) -> tuple[int, ...]:
@@ -135,7 +142,31 @@ def _recorded_images(run_dir: str) -> dict:
         return {}
 
 
+#: ``aekit train`` flags whose default is not None: None in the namespace means "not given", so that a
+#: --config file's key can fill it (see :func:`_train_args`).
+_TRAIN_DEFAULTS = {"seed": 0, "quiet": False, "resume": False}
+
+
+def _train_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill ``args`` from --config (the command line wins) and the defaults; check the required
+    values; return the config's ``[param]`` table."""
+    config_params: dict[str, Any] = {}
+    if args.config:
+        config_params = run_config.merge_config(args, args.parser, run_config.read_config(args.config), args.config)
+    for name, default in _TRAIN_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    missing = [f"{'--' if name != 'model' else ''}{name}" for name in ("model", "data", "out") if getattr(args, name) is None]
+    if missing:
+        raise UserError(
+            f"{', '.join(missing)} not given: pass {'them' if len(missing) > 1 else 'it'} on the command line "
+            "or as keys of a --config file (e.g. aekit train vae --data mnist.npz --out runs/vae)."
+        )
+    return config_params
+
+
 def cmd_train(args: argparse.Namespace) -> None:
+    config_params = _train_args(args)
     cls = registry.cli_models()[args.model]
     loaded = _load(args)
     X = loaded.X
@@ -148,6 +179,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         **{name: getattr(args, name) for name in _train_flags() if getattr(args, name) is not None},
         "random_state": args.seed,
         "verbose": 0 if args.quiet else 1,
+        **_model_params(cls, [], config_params),
         **_model_params(cls, args.param or []),
         **({"categorical": _columns(args.categorical) or None, "numeric": _columns(args.numeric) or None} if table else {}),
     }
@@ -184,6 +216,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     }
     text = json.dumps(summary, indent=2)
     atomic_write(out / RUN_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    config = run_config.resolved_config(args, args.parser, estimator, tuple(_train_flags()), _CLI_MANAGED)
+    run_config.write_config(out / run_config.CONFIG_FILE, config)
     decided = [
         f"{name}={getattr(estimator, name + '_')!r}"
         for name in ("latent_dim", "likelihood")
@@ -469,9 +503,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=_train_epilog(),
     )
-    train.add_argument("model", choices=sorted(registry.cli_models()), help="which autoencoder")
-    train.add_argument("--data", required=True, help=".npy, .npz or .csv file, or a folder of images")
-    train.add_argument("--out", required=True, help="run folder to write model.safetensors into")
+    train.add_argument("model", nargs="?", choices=sorted(registry.cli_models()), help="which autoencoder")
+    train.add_argument("--data", help=".npy, .npz or .csv file, or a folder of images (required, here or in --config)")
+    train.add_argument("--out", help="run folder to write model.safetensors into (required, here or in --config)")
+    train.add_argument(
+        "--config",
+        metavar="TOML",
+        help="read the flags from a TOML file: one key per flag (batch_size = 64) and a [param] table; flags "
+        f"given here override it. Every run folder holds its resolved {run_config.CONFIG_FILE}",
+    )
     for name, param in _train_flags().items():
         choices = getattr(param.constraint, "options", None)
         train.add_argument(
@@ -490,17 +530,18 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train.add_argument("--numeric", metavar="COL,...", help="table columns to treat as numbers whatever their type")
     _add_image_flags(train, "(default: the most common size among the files)", "(default: rgb if any file is in colour)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     train.add_argument(
         "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"
     )
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true", default=None, help="no progress bar")
     train.add_argument(
         "--resume",
         action="store_true",
+        default=None,
         help="continue from the checkpoint in --out (same model, parameters and data; --epochs may grow)",
     )
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, parser=train)
 
     impute = DataCommand("table with every missing cell filled from the model (table runs), as CSV or Parquet", None, False)
     for name, command in {**DATA_COMMANDS, "impute": impute}.items():
