@@ -23,7 +23,8 @@ LAYERS = [
     "aekit.nn",  # network blocks and likelihoods
     "aekit.models",  # torch modules and loss terms
     "aekit.train",  # the training loop, checkpoints, DDP
-    "aekit.estimators",  # the scikit-learn face, parameters, registry, model files
+    "aekit.estimators",  # the scikit-learn face, parameters, registry, model files, fit callbacks
+    "aekit.tracking",  # TensorBoard and MLflow loggers (fit callbacks)
     "aekit.uses",  # anomaly detection, navigation of the latent space
     "aekit.metrics",  # evaluation functions
     "aekit.viz",  # figures and the HTML report

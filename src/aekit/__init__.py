@@ -8,8 +8,9 @@
 """
 
 from aekit import data as datasets
-from aekit import metrics
+from aekit import metrics, tracking
 from aekit.estimators import ESTIMATORS, BaseAutoEncoder, ModelFileError, load_estimator as load
+from aekit.estimators.callbacks import Callback
 from aekit.uses import AnomalyDetector, interpolate, traverse
 
 globals().update(ESTIMATORS)  # every registered family, by class name (aekit.VAE, aekit.BetaTCVAE, ...)
@@ -20,11 +21,13 @@ __all__ = [
     *ESTIMATORS,
     "AnomalyDetector",
     "BaseAutoEncoder",
+    "Callback",
     "ModelFileError",
     "datasets",
     "interpolate",
     "load",
     "metrics",
+    "tracking",
     "traverse",
     "__version__",
 ]

@@ -29,7 +29,7 @@ from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
 from aekit.estimators.export import PARTS
 from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
-from aekit import run_config, table_runs
+from aekit import run_config, table_runs, tracking
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import checkpoint_path
 from aekit.train.sources import should_stream
@@ -165,6 +165,27 @@ def _train_args(args: argparse.Namespace) -> dict[str, Any]:
     return config_params
 
 
+def _loggers(args: argparse.Namespace, images: np.ndarray | None) -> list[Any]:
+    """The --log trackers (on the main process only); ``args.log`` is rewritten with absolute
+    targets, so that the run's config.toml logs to the same places from anywhere."""
+    if not args.log:
+        return []
+    specs = [
+        (kind, str(Path(target).resolve()) if kind == "tensorboard" else tracking.MLflowLogger._uri(target))
+        for kind, target in tracking.parse_log_spec(args.log)
+    ]
+    args.log = ",".join(f"{kind}:{target}" for kind, target in specs)
+    if not distributed.is_main_process():
+        return []
+    try:
+        return [
+            tracking.TensorBoardLogger(target, images=images) if kind == "tensorboard" else tracking.MLflowLogger(target)
+            for kind, target in specs
+        ]
+    except ImportError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     config_params = _train_args(args)
     cls = registry.cli_models()[args.model]
@@ -192,8 +213,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"aekit train: no checkpoint in {out} yet; starting from the first epoch", file=sys.stderr)
     # A file too large for memory is scaled batch by batch as it is read.
     X_fit = X if table else MappedArray(X, preprocessing.apply) if should_stream(X) else preprocessing.apply(X)
+    callbacks = _loggers(args, None if table else preprocessing.apply(np.asarray(X[: tracking.MAX_GRID_IMAGES])))
     started = time.perf_counter()
-    estimator.fit(X_fit, checkpoint_dir=out, resume=args.resume)
+    estimator.fit(X_fit, checkpoint_dir=out, resume=args.resume, callbacks=callbacks)
     seconds = time.perf_counter() - started
     if not distributed.is_main_process():
         return  # under torchrun, rank 0 writes the run folder
@@ -535,6 +557,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"
     )
     train.add_argument("--quiet", action="store_true", default=None, help="no progress bar")
+    train.add_argument(
+        "--log",
+        metavar="KIND:DIR",
+        help="also track the run: tensorboard:DIR (scalars per epoch, a reconstruction grid of images) or "
+        "mlflow:DIR (an MLflow folder store, or any tracking URI: params, metrics per epoch, the model file); "
+        "several separated by commas",
+    )
     train.add_argument(
         "--resume",
         action="store_true",

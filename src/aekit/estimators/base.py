@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.estimators import params as parameters, registry
 from aekit.estimators import export
+from aekit.estimators.callbacks import call as call_callbacks, check_callbacks
 from aekit.estimators.code_density import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
 from aekit.estimators.params import SHARED_PARAMS, Param
 from aekit.estimators.persistence import save_estimator
@@ -394,8 +395,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The checkpoint, when ``fit`` was given a ``checkpoint_dir``, covers this
         (final) training run.
         """
+        callbacks = getattr(self, "_callbacks", [])
         return Trainer(self._train_config()).fit(
-            self.module_, x_train, x_val, condition_train, condition_val, checkpoint=getattr(self, "_checkpoint", None)
+            self.module_,
+            x_train,
+            x_val,
+            condition_train,
+            condition_val,
+            checkpoint=getattr(self, "_checkpoint", None),
+            on_epoch_end=(lambda epoch, row: call_callbacks(callbacks, "on_epoch_end", self, epoch, row)) if callbacks else None,
         )
 
     def _run_fingerprint(self, X: np.ndarray | MappedArray) -> dict[str, Any]:
@@ -412,7 +420,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         }
 
     def fit(
-        self, X: Any, y: Any = None, *, checkpoint_dir: str | None = None, resume: bool = False
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        checkpoint_dir: str | None = None,
+        resume: bool = False,
+        callbacks: Iterable[Any] | None = None,
     ) -> BaseAutoEncoder:
         """Train on ``X`` (n, d), (n, h, w) or (n, c, h, w). ``y`` is ignored.
 
@@ -421,6 +435,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         batch by batch.  With ``checkpoint_dir`` the training state is saved there
         after every epoch (``checkpoint.safetensors``, written atomically); with
         ``resume=True`` training continues from that checkpoint when one exists.
+        ``callbacks`` are objects with ``on_epoch_end(estimator, epoch, history_row)`` and/or
+        ``on_fit_end(estimator)`` (see :mod:`aekit.estimators.callbacks`; loggers for
+        TensorBoard and MLflow are in :mod:`aekit.tracking`).
         Under torchrun, training runs with DistributedDataParallel on every rank.
 
         Returns the fitted estimator.  Raises :class:`aekit.train.TrainingDivergedError`
@@ -430,9 +447,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # Flushed from the start: torch's worker threads, which copy the flag when the first
         # parallel operation (e.g. gathering the training rows) creates them, then flush too.
         with denormals_flushed():
-            return self._fit(X, y, checkpoint_dir, resume)
+            return self._fit(X, y, checkpoint_dir, resume, check_callbacks(callbacks))
 
-    def _fit(self, X: Any, y: Any, checkpoint_dir: str | None, resume: bool) -> BaseAutoEncoder:
+    def _fit(
+        self, X: Any, y: Any, checkpoint_dir: str | None, resume: bool, callbacks: list[Any]
+    ) -> BaseAutoEncoder:
         self._validate_params()
         X = self._validate_X(X, reset=True)
         condition = self._prepare_fit(X, y)
@@ -461,6 +480,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if checkpoint_dir is None
             else Checkpoint(checkpoint_path(checkpoint_dir), self._run_fingerprint(X), resume=bool(resume))
         )
+        self._callbacks = callbacks
         try:
             with torch_seeded(seed, self.device_):
                 self.module_ = self._build_module().to(self.device_)
@@ -475,10 +495,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.n_epochs_ = len(exc.history["epoch"])
             raise
         finally:
-            del self._checkpoint
+            del self._checkpoint, self._callbacks
         self.n_epochs_ = len(self.history_["epoch"])
         if not self._samples_from_prior:
             self._keep_codes_for_density(x_train, None if c is None else c[train_idx], rng)
+        call_callbacks(callbacks, "on_fit_end", self)
         return self
 
     def _keep_codes_for_density(self, x: torch.Tensor, condition: torch.Tensor | None, rng: np.random.RandomState) -> None:
