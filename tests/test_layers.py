@@ -27,7 +27,7 @@ LAYERS = [
     "aekit.tracking",  # TensorBoard and MLflow loggers (fit callbacks)
     "aekit.uses",  # anomaly detection, navigation of the latent space
     "aekit.metrics",  # evaluation functions
-    "aekit.viz",  # figures and the HTML report
+    "aekit.viz",  # figures, the HTML report and its latent explorer
     "aekit",  # the public namespace (aekit/__init__.py)
     "aekit.runs",  # the run-folder format (and its ONNX export)
     "aekit.table_runs",  # the run folder of a table model (schema, embeddings)
