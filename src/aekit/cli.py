@@ -28,7 +28,7 @@ from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
 from aekit.estimators.export import PARTS
-from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
+from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, export_run, load_run
 from aekit import run_config, table_runs, tracking
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import checkpoint_path
@@ -388,8 +388,6 @@ def cmd_tour(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from aekit.runs import export_run
-
     parts = tuple(_columns(args.part)) or PARTS
     unknown = [p for p in parts if p not in PARTS]
     if unknown:

@@ -641,12 +641,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         functions = {"encoder": self.module_.encode, "decoder": self.module_.decode, "score": self._score_tensor}
-        if part not in functions:
-            raise ValueError(f"part={part!r} is not an exportable part; choose one of {list(export.PARTS)}.")
         export.export_part(
             path,
             part,
-            functions[part],
+            functions.get(part),
             self.module_,
             sample_shape=self.input_shape_,
             model_shape=self.model_shape_,

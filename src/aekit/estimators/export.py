@@ -92,12 +92,9 @@ def _quiet_exporter():
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(open(os.devnull, "w")) as devnull:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
-                yield
-            finally:
-                devnull.close()
+            yield
     finally:
         logger.setLevel(level)
 
@@ -115,6 +112,8 @@ def export_part(
 ) -> None:
     """Write ``fn`` (a tensor function of ``owner``'s module) as the ONNX graph of ``part``, atomically.
 
+    Raises ValueError for a ``part`` not in :data:`PARTS` (before ``fn`` is looked at).
+
     ``sample_shape`` is one raw sample's shape (the graph's input for encoder/score, its
     output for the decoder); ``model_shape`` what ``fn`` takes or returns.  ``metadata``
     goes into the model's ``metadata_props`` (JSON values), with the part and the layout.
@@ -124,11 +123,10 @@ def export_part(
     _require_onnx()
     import onnx
 
-    decoder = part == "decoder"
+    shapes = {"x": sample_shape, "z": (latent_dim,), "code": (latent_dim,), "reconstruction": sample_shape, "score": ()}
+    input_name, output_name = {"encoder": ("x", "code"), "decoder": ("z", "reconstruction"), "score": ("x", "score")}[part]
     device = next(owner.parameters()).device
-    example = torch.zeros(2, *((latent_dim,) if decoder else sample_shape), device=device)
-    input_name = "z" if decoder else "x"
-    output_name = {"encoder": "code", "decoder": "reconstruction", "score": "score"}[part]
+    example = torch.zeros(2, *shapes[input_name], device=device)  # two rows: no size-1 specialization
     was_training = owner.training
     owner.eval()
     graph = _Part(part, fn, owner, model_shape, sample_shape, scaling).to(device)
@@ -148,8 +146,8 @@ def export_part(
         model = onnx.load(tmp)
         layout = {
             "part": part,
-            "input": [input_name, ["batch", *((latent_dim,) if decoder else sample_shape)]],
-            "output": [output_name, ["batch", *((sample_shape if decoder else (latent_dim,)) if part != "score" else ())]],
+            "input": [input_name, ["batch", *shapes[input_name]]],
+            "output": [output_name, ["batch", *shapes[output_name]]],
             **(metadata or {}),
         }
         onnx.helper.set_model_props(model, {f"aekit.{k}": json.dumps(v) for k, v in layout.items()})
