@@ -1,10 +1,13 @@
 """The tour's report in a real browser: headless Chromium loads it offline, every image decodes,
-nothing is logged to the console, the page fits laptop and phone widths, and a screenshot renders.
+nothing is logged to the console, and at laptop (1280 px) and phone (390 px) widths the rendered
+elements are measured: no text clipped, overlapping, off-screen or under 12 px, tables stacked into
+cards on the phone, a tapped figure shown at full size; a screenshot renders.  Both the digits
+report and a table's report are checked.
 
 Chromium is installed from the OS packages when missing (Debian/Ubuntu, as root, non-interactive);
 the test is skipped, with the reason, only when that is impossible.  The page is checked by a small
-script injected into a copy of the report (the report itself has no scripts) that writes its
-findings into the DOM, which ``--dump-dom`` prints: no DevTools client is needed.
+script injected into a copy of the report (whose own one script is the latent explorer's) that
+writes its findings into the DOM, which ``--dump-dom`` prints: no DevTools client is needed.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_tour_report import quick_tour_output
+from test_tour_report import quick_tour_output, table_tour_output
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL_COMMANDS = (
@@ -41,20 +44,80 @@ CHECK_SCRIPT = """<script>
     var target = event.target || {};
     errors.push("error: " + (event.message || target.src || target.href || "unknown").slice(0, 200));
   }, true);
-  window.addEventListener("load", function () {
+  function box(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+  function measure() {
     var images = Array.prototype.map.call(document.images, function (img) {
       return {complete: img.complete, naturalWidth: img.naturalWidth, shownWidth: img.getBoundingClientRect().width};
     });
+    // Text that cannot be read: a cell or caption whose content is wider than its box (clipped or spilling),
+    // a visible text element smaller than 12 px, anything reaching past the right edge of the viewport.
+    var overflowing = [], small = [], outside = [];
+    Array.prototype.forEach.call(document.querySelectorAll("th, td, figcaption, h1, h2, p, li, dt, dd, pre, a"),
+      function (el) {
+        var r = el.getBoundingClientRect();
+        if (r.width === 0) return;
+        var name = el.tagName + ": " + el.textContent.slice(0, 40);
+        if (el.scrollWidth > el.clientWidth + 1 && el.tagName !== "PRE") overflowing.push(name);
+        if (parseFloat(getComputedStyle(el).fontSize) < 12) small.push(name + " " + getComputedStyle(el).fontSize);
+        if (r.right > window.innerWidth + 1 && !el.closest(".table-wrap")) outside.push(name);
+      });
+    var wraps = Array.prototype.map.call(document.querySelectorAll(".table-wrap"), function (el) {
+      return el.scrollWidth - el.clientWidth;
+    });
+    // Cells of one table row must not overlap (text run together).
+    var overlaps = 0;
+    Array.prototype.forEach.call(document.querySelectorAll("tr"), function (tr) {
+      var cells = Array.prototype.map.call(tr.children, box);
+      for (var i = 0; i < cells.length; i++) for (var j = i + 1; j < cells.length; j++) {
+        var a = cells[i], b = cells[j];
+        if (a[0] < b[2] - 1 && b[0] < a[2] - 1 && a[1] < b[3] - 1 && b[1] < a[3] - 1) overlaps++;
+      }
+    });
+    var stacked = Array.prototype.map.call(document.querySelectorAll("table.stack td"), function (td) {
+      return getComputedStyle(td).display;
+    });
+    return {images: images, errors: errors.slice(), innerWidth: window.innerWidth,
+            scrollWidth: document.documentElement.scrollWidth, overflowing: overflowing, small: small,
+            outside: outside, wraps: wraps, overlaps: overlaps, cellDisplays: stacked.filter(function (d, i, a) {
+              return a.indexOf(d) === i; })};
+  }
+  window.addEventListener("load", function () {
+    var found = {fitted: measure()};
+    // Tap to enlarge: following a figure's own link shows it at its natural size inside its box.
+    var link = document.querySelector("figure[id] > a");
+    found.zoomed = null;
+    if (link) {
+      location.hash = link.getAttribute("href");
+      var figure = document.querySelector(link.getAttribute("href"));
+      var img = figure.querySelector("img");
+      found.zoomed = {naturalWidth: img.naturalWidth, shownWidth: img.getBoundingClientRect().width,
+                      figureScrolls: figure.scrollWidth > figure.clientWidth,
+                      scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth};
+    }
     var out = document.createElement("pre");
     out.id = "CHECK_ID";
-    out.textContent = JSON.stringify({
-      images: images, errors: errors, innerWidth: window.innerWidth,
-      scrollWidth: document.documentElement.scrollWidth
-    });
+    out.textContent = JSON.stringify(found);
+    if (window.parent !== window) window.parent.postMessage(out.textContent, "*");
     document.body.appendChild(out);
   });
 })();
 </script>""".replace("CHECK_ID", CHECK_ID)
+# Headless Chromium lays out no window narrower than 500 px, so a phone is a 390 px frame in a wider window:
+# the report in the frame sees a 390 px viewport (media queries included) and posts its findings up.
+PHONE_WIDTH = 390
+PHONE_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<iframe src="SRC" style="width:WIDTHpx;height:HEIGHTpx;border:0;display:block"></iframe>
+<script>window.addEventListener("message", function (e) {
+  var out = document.createElement("pre"); out.id = "CHECK_ID"; out.textContent = e.data; document.body.appendChild(out);
+});</script></body></html>"""
+
+
+def phone_page(report: Path, folder: Path, height: int = 900) -> Path:
+    """A page showing ``report`` (a file in ``folder``) in a phone-sized frame."""
+    page = folder / "phone.html"
+    text = PHONE_PAGE.replace("SRC", report.name).replace("WIDTH", str(PHONE_WIDTH)).replace("HEIGHT", str(height))
+    page.write_text(text.replace("CHECK_ID", CHECK_ID), encoding="utf-8")
+    return page
 
 
 def find_chromium() -> str | None:
@@ -128,30 +191,45 @@ def report() -> Path:
     return out / "report.html"
 
 
-@pytest.mark.parametrize("width", [1280, 500])  # 500 px: the narrowest window headless Chromium lays out
-def test_every_image_loads_without_console_errors_and_page_fits_width(chromium, report, tmp_path, width):
+def check_in_browser(chromium: str, report: Path, folder: Path, width: int) -> tuple[dict, str]:
+    """Load a copy of ``report`` with the check script at ``width`` px; return its findings and Chromium's log."""
     text = report.read_text(encoding="utf-8")
-    checked = tmp_path / "checked.html"
+    checked = folder / "checked.html"
     checked.write_text(text.replace("<head>", "<head>\n" + CHECK_SCRIPT, 1), encoding="utf-8")
+    url = (phone_page(checked, folder) if width == PHONE_WIDTH else checked).as_uri()
+    window = max(width, 500)
     result = run_chromium(
-        chromium,
-        tmp_path / "profile",
-        checked.as_uri(),
-        f"--window-size={width},900",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
+        chromium, folder / "profile", url, f"--window-size={window},900", "--virtual-time-budget=10000", "--dump-dom"
     )
     match = re.search(rf'<pre id="{CHECK_ID}">(.*?)</pre>', result.stdout, re.DOTALL)
     assert match, f"the page never finished loading; Chromium said: {result.stderr[-1500:]}"
-    found = json.loads(html.unescape(match.group(1)))
+    return json.loads(html.unescape(match.group(1))), result.stderr
 
-    assert len(found["images"]) == text.count("<img ") >= 9
-    assert all(img["complete"] and img["naturalWidth"] > 0 for img in found["images"]), found["images"]
-    assert found["errors"] == []
-    assert console_messages(result.stderr) == []
-    assert found["innerWidth"] == width
-    assert found["scrollWidth"] <= found["innerWidth"], "the page scrolls sideways"
-    assert all(0 < img["shownWidth"] <= width for img in found["images"])
+
+@pytest.mark.parametrize("width", [1280, PHONE_WIDTH])
+@pytest.mark.parametrize("data", ["digits", "table"])
+def test_every_image_loads_and_no_text_is_clipped_small_or_off_screen(chromium, report, tmp_path, width, data):
+    report = report if data == "digits" else table_tour_output() / "report.html"
+    found, stderr = check_in_browser(chromium, report, tmp_path, width)
+    fitted, zoomed = found["fitted"], found["zoomed"]
+    text = report.read_text(encoding="utf-8")
+    assert len(fitted["images"]) == text.count("<img ") >= (10 if data == "digits" else 3)
+    assert text.count("<table") == (1 if data == "digits" else 3)
+    assert all(img["complete"] and img["naturalWidth"] > 0 for img in fitted["images"]), fitted["images"]
+    assert fitted["errors"] == [] and console_messages(stderr) == []
+    assert fitted["innerWidth"] == width
+    assert fitted["scrollWidth"] <= width, "the page scrolls sideways"
+    assert all(0 < img["shownWidth"] <= width for img in fitted["images"])
+    assert fitted["overflowing"] == [] and fitted["outside"] == [] and fitted["overlaps"] == 0
+    assert fitted["small"] == [], "text below 12 px"
+    if width == PHONE_WIDTH:
+        # Tables stack into cards, so no column hides off-screen; a tapped figure shows at full size.
+        assert "flex" in fitted["cellDisplays"] and set(fitted["cellDisplays"]) <= {"flex", "block"}  # block: text
+        assert max(fitted["wraps"]) <= 0
+        assert zoomed["shownWidth"] == zoomed["naturalWidth"] > width and zoomed["figureScrolls"]
+        assert zoomed["scrollWidth"] <= width, "an enlarged figure must scroll in its box, not widen the page"
+    else:
+        assert fitted["cellDisplays"] == ["table-cell"] and max(fitted["wraps"]) <= 0
 
 
 def test_screenshot_renders_the_report(chromium, report, tmp_path):

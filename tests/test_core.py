@@ -46,6 +46,22 @@ def test_auto_architecture_picks_conv_for_images(digits):
     assert aekit.AutoEncoder(**FAST).fit(X[:200].reshape(200, -1)).architecture_ == "mlp"
 
 
+def test_conv_models_infer_in_channels_last_with_the_same_outputs(digits, tmp_path):
+    X, _ = digits
+    ae = aekit.AutoEncoder(hidden=(8, 16), **FAST).fit(X[:200])
+    assert ae.module_.encoder[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    codes, recon = ae.transform(X[200:260]), ae.reconstruct(X[200:260])
+    ae.save(tmp_path / "conv.safetensors")
+    loaded = aekit.load(tmp_path / "conv.safetensors")
+    assert loaded.module_.encoder[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(loaded.transform(X[200:260]), codes)
+    ae.module_.to(memory_format=torch.contiguous_format)  # the layout training uses
+    with torch.inference_mode():
+        x = torch.as_tensor(X[200:260]).unsqueeze(1)
+        np.testing.assert_allclose(ae.module_.encode(x).numpy(), codes, atol=1e-5)
+        np.testing.assert_allclose(ae.module_.reconstruct(x).squeeze(1).numpy(), recon, atol=1e-5)
+
+
 def test_autoencoder_recovers_a_linear_manifold():
     """Data on a 2-d subspace of R^20: a 2-d code reconstructs it almost exactly, as PCA does."""
     X, _ = aekit.datasets.make_linear_manifold(2000, 20, latent_dim=2, random_state=0)

@@ -29,6 +29,9 @@ ESTIMATORS = [
     (aekit.StackedAutoEncoder(pretrain_epochs=2, **SMALL), SUBSET),
     (aekit.BetaTCVAE(likelihood="gaussian", **SMALL), SUBSET),
     (aekit.WassersteinAutoEncoder(**SMALL), SUBSET),
+    (aekit.FactorVAE(likelihood="gaussian", discriminator_hidden=(8,), **SMALL), SUBSET),
+    (aekit.DIPVAE(likelihood="gaussian", **SMALL), SUBSET),
+    (aekit.DIPVAE(likelihood="gaussian", dip_type="ii", **SMALL), SUBSET),
 ]
 
 

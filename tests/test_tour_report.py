@@ -17,6 +17,7 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+import matplotlib.text
 import numpy as np
 import pytest
 import torch
@@ -25,6 +26,7 @@ import aekit
 from aekit import viz
 from aekit.cli import main
 from aekit.data.images import load_image_folder
+from aekit.data.preprocessing import Preprocessing
 from aekit.tour import load_tour_data, plan_epochs, run_tour
 
 N_TOUR_MODELS = 6  # PCA + five autoencoders
@@ -43,6 +45,18 @@ def quick_tour_output() -> tuple[Path, str, str]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result.stdout, result.stderr
+
+
+@functools.cache
+def table_tour_output() -> Path:
+    """A quick tour of scikit-learn's wine table as a CSV (13 numeric columns, 3 classes); its output folder."""
+    from sklearn.datasets import load_wine
+
+    folder = Path(tempfile.mkdtemp(prefix="aekit-table-tour-"))
+    wine = load_wine(as_frame=True).data
+    wine.to_csv(folder / "wine.csv", index=False)
+    run_tour(data=str(folder / "wine.csv"), out=str(folder / "tour"), quick=True)
+    return folder / "tour"
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +258,10 @@ def test_report_without_data_record_says_what_to_do(tmp_path, digits, capsys):
     est = aekit.AutoEncoder(latent_dim=2, epochs=1, architecture="mlp", hidden=(8,), random_state=0).fit(X[:100])
     est.save(tmp_path / "run" / "model.safetensors")
     assert main(["report", str(tmp_path / "run")]) == 2
+    assert "has model.safetensors but no run.json: the run was interrupted" in capsys.readouterr().err
+    Preprocessing().save(tmp_path / "run" / "preprocessing.json")
+    (tmp_path / "run" / "run.json").write_text("{}")  # a run folder of an earlier aekit, without its data
+    assert main(["report", str(tmp_path / "run")]) == 2
     assert "pass --data PATH" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "has no model.safetensors" in capsys.readouterr().err
@@ -321,3 +339,70 @@ def test_samples_of_any_shape_become_pictures(tmp_path):
     assert "error 0.00" in fig.axes[1].get_ylabel()
     viz.save_figure(fig, tmp_path / "recon.png")
     assert (tmp_path / "recon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------- layout and data-aware content
+def _text_boxes(fig) -> list:
+    """Every visible, non-empty text of a rendered figure with its box in pixels."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+
+
+def test_image_rows_keep_every_label_whole_and_apart():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    rng = np.random.RandomState(0)
+    photos = rng.random_sample((10, 3, 64, 64))
+    names = ["ContractiveAutoEncoder", "DenoisingAutoEncoder", "VAE"]
+    labels = [f"class_flower_{i}" for i in range(10)]
+    figures = [
+        viz.plot_reconstructions(photos, {n: photos for n in names}, labels=labels),
+        viz.plot_anomalies(photos, {n: rng.gamma(2, 300, 10) for n in names}, labels=labels, novel_label=labels[3]),
+    ]
+    for fig in figures:
+        FigureCanvasAgg(fig)
+        boxes = _text_boxes(fig)
+        width, height = fig.canvas.get_width_height()
+        assert len(boxes) >= 15  # row names, column labels or scores, title
+        for text, box in boxes:  # inside the canvas: nothing clipped ("ntractiveAutoEncoder")
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, text
+        for i, (a, box_a) in enumerate(boxes):  # no two texts overlap (labels run together)
+            for b, box_b in boxes[i + 1 :]:
+                assert not box_a.overlaps(box_b), (a, b)
+        assert all(t.get_fontsize() * viz.figures.DPI / 72 >= 12 for t in fig.findobj(matplotlib.text.Text))
+
+
+def test_traversal_names_dimensions_that_change_nothing():
+    rng = np.random.RandomState(0)
+    grid = np.repeat(rng.random_sample((2, 1, 8, 8)), 9, axis=1)  # two rows, each one picture nine times
+    grid[0] += np.linspace(0, 0.5, 9)[:, None, None]  # the first row brightens along the row
+    scale = viz.PixelScale(0.0, 1.0, "gray")
+    np.testing.assert_allclose(viz.traversal_change(grid, scale), [0.5, 0.0])
+    fig = viz.plot_traversal(grid, [3, 7], np.linspace(-3, 3, 9), scale=scale)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["z3\nchange 50%", "z7\nchange 0%"]
+
+
+def test_a_table_gets_tables_not_heat_maps_and_captions_about_columns():
+    out = table_tour_output()
+    text = (out / "report.html").read_text(encoding="utf-8")
+    report = parse_report(out / "report.html")
+    sections = re.findall(r"<h2>([^<]*)</h2>", text)
+    assert "Reconstructions" not in sections and "Generated samples" not in sections
+    assert {"Reconstruction error by column", "Most anomalous rows"} <= set(sections)
+    columns = [row[0] for row in report.rows[N_TOUR_MODELS:][:13]]
+    assert columns == ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
+                       "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
+                       "od280/od315_of_diluted_wines", "proline"]  # fmt: skip
+    worst = report.rows[N_TOUR_MODELS + 13 :]
+    assert len(worst) == 8 and all(re.search(r"rebuilt as .*\(\d+%\)", row[-1]) for row in worst)
+    assert all(row[0].startswith("row ") and 1 <= int(row[0][4:]) <= 178 for row in worst)
+    assert "stroke" not in text and "slant" not in text
+
+
+def test_captions_fit_the_data(quick_tour):
+    out, _, _ = quick_tour
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "thin strokes and edges" in text and "textures and colours" not in text
+    assert "ROC curve" in text and "Detecting the held-out class" in text

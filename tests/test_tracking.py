@@ -91,5 +91,5 @@ def test_cli_log_to_both(tmp_path, digits_pixels_npy, capsys):
     (run_info,) = client.search_runs([client.get_experiment_by_name("aekit").experiment_id])
     assert len(client.get_metric_history(run_info.info.run_id, "val_loss")) == 2
     assert "log = \"tensorboard:" + str(tmp_path / "tb") in (run / "config.toml").read_text()
-    assert main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), "--log", "wandb:x"]) == 2
-    assert "expected tensorboard:DIR or mlflow:DIR" in capsys.readouterr().err
+    assert main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(tmp_path / "other"), "--log", "wandb:x"]) == 2
+    assert "expected tensorboard:DIR or mlflow:DIR" in capsys.readouterr().err and not (tmp_path / "other").exists()

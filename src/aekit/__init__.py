@@ -11,7 +11,7 @@ from aekit import data as datasets
 from aekit import metrics, tracking
 from aekit.estimators import ESTIMATORS, BaseAutoEncoder, ModelFileError, load_estimator as load
 from aekit.estimators.callbacks import Callback
-from aekit.uses import AnomalyDetector, interpolate, traverse
+from aekit.uses import AnomalyDetector, attribute_vector, interpolate, shift, traverse
 
 globals().update(ESTIMATORS)  # every registered family, by class name (aekit.VAE, aekit.BetaTCVAE, ...)
 
@@ -23,10 +23,12 @@ __all__ = [
     "BaseAutoEncoder",
     "Callback",
     "ModelFileError",
+    "attribute_vector",
     "datasets",
     "interpolate",
     "load",
     "metrics",
+    "shift",
     "tracking",
     "traverse",
     "__version__",

@@ -7,6 +7,8 @@ was wrong and what to do, then exits with status 2 (no traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import sys
@@ -28,12 +30,13 @@ from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
 from aekit.estimators.export import PARTS
+from aekit import run_config, runs, table_runs, tracking
 from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, export_run, load_run
-from aekit import run_config, table_runs, tracking
 from aekit.train import MappedArray, distributed
-from aekit.train.checkpoint import checkpoint_path
+from aekit.train.checkpoint import CHECKPOINT_FILE, checkpoint_path
 from aekit.train.sources import should_stream
-from aekit.utils.files import atomic_write
+from aekit.uses.anomaly import AnomalyDetector
+from aekit.utils.files import FolderBusyError, atomic_write, check_writable, folder_lock
 
 #: ``aekit train`` sets these itself (--seed and --quiet), whatever their table says.
 _CLI_MANAGED = ("random_state", "verbose")
@@ -56,6 +59,16 @@ def _flag_parser(param: parameters.Param) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
+    return value
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -144,7 +157,14 @@ def _recorded_images(run_dir: str) -> dict:
 
 #: ``aekit train`` flags whose default is not None: None in the namespace means "not given", so that a
 #: --config file's key can fill it (see :func:`_train_args`).
-_TRAIN_DEFAULTS = {"seed": 0, "quiet": False, "resume": False}
+_TRAIN_DEFAULTS = {
+    "seed": 0,
+    "quiet": False,
+    "resume": False,
+    "overwrite": False,
+    "keep_checkpoint": False,
+    "ddp_timeout": distributed.DEFAULT_TIMEOUT_SECONDS,
+}
 
 
 def _train_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,6 +176,8 @@ def _train_args(args: argparse.Namespace) -> dict[str, Any]:
     for name, default in _TRAIN_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
+    if args.log:
+        tracking.parse_log_spec(args.log)  # a malformed --log fails before any data is read
     missing = [f"{'--' if name != 'model' else ''}{name}" for name in ("model", "data", "out") if getattr(args, name) is None]
     if missing:
         raise UserError(
@@ -209,6 +231,48 @@ def cmd_train(args: argparse.Namespace) -> None:
     except TypeError as exc:
         raise UserError(str(exc)) from None
     out = Path(args.out)
+    _refuse_same_file(args.data, out)
+    _refuse_existing_run(out, args)
+    distributed.set_timeout(args.ddp_timeout)
+    images = _image_settings(loaded, args.data)
+    if not distributed.is_main_process():
+        _train(args, cls, estimator, X, table, preprocessing, images, out)  # under torchrun, rank 0 writes the run
+        return
+    created = not out.exists()
+    try:
+        check_writable(out)  # a read-only or unwritable --out fails now, not after the first epoch
+        with folder_lock(out):  # one writer per run folder: a second `aekit train` into it is refused
+            _train(args, cls, estimator, X, table, preprocessing, images, out)
+    except BaseException:
+        if created:  # a run that failed before writing anything leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
+def _refuse_existing_run(out: Path, args: argparse.Namespace) -> None:
+    """A run folder already holding a run is replaced only on request (--overwrite), or continued (--resume)."""
+    if args.resume or args.overwrite or not out.is_dir():
+        return
+    held = [name for name in (RUN_FILE, MODEL_FILE, CHECKPOINT_FILE) if (out / name).exists()]
+    if held:
+        raise UserError(
+            f"{out} already holds a run ({', '.join(held)}); pass --overwrite to replace it, --resume to continue "
+            "its checkpoint, or another --out."
+        )
+
+
+def _train(
+    args: argparse.Namespace,
+    cls: type[BaseAutoEncoder],
+    estimator: BaseAutoEncoder,
+    X: Any,
+    table: bool,
+    preprocessing: Preprocessing,
+    images: dict | None,
+    out: Path,
+) -> None:
+    """Fit, then (rank 0) write the run folder as one unit: run.json, listing the others, last."""
     if args.resume and not checkpoint_path(out).is_file():
         print(f"aekit train: no checkpoint in {out} yet; starting from the first epoch", file=sys.stderr)
     # A file too large for memory is scaled batch by batch as it is read.
@@ -218,7 +282,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     estimator.fit(X_fit, checkpoint_dir=out, resume=args.resume, callbacks=callbacks)
     seconds = time.perf_counter() - started
     if not distributed.is_main_process():
-        return  # under torchrun, rank 0 writes the run folder
+        return
+    required = [MODEL_FILE, table_runs.SCHEMA_FILE if table else PREPROCESSING_FILE]
+    runs.begin_commit(out, required)  # the folder reads as incomplete until run.json is written, last
     estimator.save(out / MODEL_FILE)
     if table:
         table_runs.save_table_run(estimator, out)
@@ -230,14 +296,15 @@ def cmd_train(args: argparse.Namespace) -> None:
         "estimator": cls.__name__,
         "data": str(args.data),
         "n_samples": int(len(X)),
-        "image_folder": _image_settings(loaded, args.data),
+        "image_folder": images,
         "epochs_run": estimator.n_epochs_,
         "fit_seconds": round(seconds, 3),
         "final": {k: v[-1] for k, v in estimator.history_.items() if k.startswith(("train_", "val_"))},
         "aekit_version": aekit.__version__,
     }
-    text = json.dumps(summary, indent=2)
-    atomic_write(out / RUN_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    runs.commit(out, summary, required)
+    if not args.keep_checkpoint:  # the model is saved; the checkpoint (weights, optimizer, best weights) is spare
+        checkpoint_path(out).unlink(missing_ok=True)
     config = run_config.resolved_config(args, args.parser, estimator, tuple(_train_flags()), _CLI_MANAGED)
     run_config.write_config(out / run_config.CONFIG_FILE, config)
     decided = [
@@ -284,7 +351,25 @@ DATA_COMMANDS = {
 }
 
 
+def _refuse_same_file(data: str, out: Path, run_dir: str | None = None) -> None:
+    """Refuse an output that would overwrite the input data or a file of the run folder."""
+    inputs = [Path(data)]
+    if run_dir is not None:
+        inputs += [Path(run_dir) / name for name in (MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, CHECKPOINT_FILE)]
+    for path in inputs:
+        if (path.exists() and out.exists() and out.samefile(path)) or path.resolve() == out.resolve():
+            raise UserError(f"--out {out} is the input {path}; writing there would replace it. Pass another --out.")
+
+
+def _check_output_location(out: Path) -> None:
+    """Where the output goes (a file, or a folder of PNGs) must be writable: checked before any work is done."""
+    check_writable(out.parent)
+
+
 def cmd_apply(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    _refuse_same_file(args.data, out, args.run_dir)
+    _check_output_location(out)
     if table_runs.is_table_run(args.run_dir):
         return _apply_table(args)
     if args.command == "impute":
@@ -323,6 +408,51 @@ def cmd_apply(args: argparse.Namespace) -> None:
     print(f"wrote {args.command} output {shape} to {args.out}")
 
 
+def cmd_detect(args: argparse.Namespace) -> None:
+    """Flag the outliers of DATA with a run's model, at a threshold set on its training data (or inliers)."""
+    out = Path(args.out)
+    _refuse_same_file(args.data, out, args.run_dir)
+    _check_output_location(out)
+    if out.suffix.lower() != ".csv":
+        raise UserError(f"--out {args.out}: detect writes a table of scores and flags; give a .csv file name.")
+    run_dir = Path(args.run_dir)
+    estimator, preprocessing = load_run(run_dir)
+    table = table_runs.is_table_run(run_dir)
+    recorded = _recorded_images(args.run_dir)
+
+    def read(path: str) -> Any:
+        """The file at ``path`` as the model takes it."""
+        loaded = _load(argparse.Namespace(data=path, drop=args.drop, size=args.size, color=args.color), recorded)
+        if not table:
+            return preprocessing.apply(loaded.X)
+        if loaded.frame is None:
+            raise UserError(f"{args.run_dir} holds a table model; pass a CSV or Parquet table, not {path}.")
+        return table_runs.check_against_run(run_dir, loaded.frame, str(path))
+
+    reference = args.calibrate or runs.read_summary(run_dir).get("data")
+    if not reference or not Path(reference).exists():
+        raise UserError(
+            f"the threshold is set on the data the model was trained on ({reference or 'not recorded'}), which is "
+            "not there; pass --calibrate FILE (that data, or rows known to be normal)."
+        )
+    threshold = {"contamination": args.contamination} if args.fpr is None else {"threshold": "fpr", "fpr": args.fpr}
+    score = "elbo" if hasattr(estimator, "log_likelihood") else "squared"
+    detector = AnomalyDetector.from_fitted(estimator, read(reference), score=score, **threshold)
+    X = read(args.data)
+    scores, p_values = detector.score_samples(X), detector.p_values(X)
+    outliers = detector.predict(X) == -1
+    lines = ["row,score,p_value,outlier"] + [
+        f"{i},{s:.7g},{p:.6g},{int(o)}" for i, (s, p, o) in enumerate(zip(scores, p_values, outliers))
+    ]
+    text = "\n".join(lines) + "\n"
+    atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    rule = f"contamination {args.contamination:g}" if args.fpr is None else f"false-positive rate {args.fpr:g}"
+    print(
+        f"flagged {int(outliers.sum())} of {len(outliers)} rows as outliers (score below {detector.offset_:.6g}, "
+        f"the threshold for {rule} on {reference}); wrote {out}"
+    )
+
+
 def _apply_table(args: argparse.Namespace) -> None:
     """encode / score / reconstruct / impute with a table run: the file is checked against its schema."""
     loaded = load_data(args.data, drop=_columns(args.drop))
@@ -354,6 +484,7 @@ def _as_pixels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    _check_output_location(Path(args.out))
     estimator, preprocessing = load_run(args.run_dir)
     samples = preprocessing.invert(estimator.sample(args.n, random_state=args.seed))
     if _is_folder(args.out):
@@ -563,10 +694,34 @@ def build_parser() -> argparse.ArgumentParser:
         "several separated by commas",
     )
     train.add_argument(
+        "--ddp-timeout",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="under torchrun: how long a rank waits for the others in a collective before the job stops "
+        f"with an error naming the cause (default {distributed.DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        default=None,
+        help="replace the run already in --out (without it, an --out that holds a run is refused)",
+    )
+    train.add_argument(
+        "--keep-checkpoint",
+        action="store_true",
+        default=None,
+        help="keep checkpoint.safetensors after training, to continue later with --resume --epochs N "
+        "(by default it is removed once the model is saved: it holds several copies of the weights)",
+    )
+    train.add_argument(
         "--resume",
         action="store_true",
         default=None,
-        help="continue from the checkpoint in --out (same model, parameters and data; --epochs may grow)",
+        help="continue from the checkpoint in --out (same model, parameters and data; --epochs may grow, for a "
+        "finished run if it was trained with --keep-checkpoint). "
+        "On CPU the result is bit-identical to an uninterrupted run when both use the same number of "
+        "threads (a conv model's sums depend on it)",
     )
     train.set_defaults(func=cmd_train, parser=train)
 
@@ -590,6 +745,28 @@ def build_parser() -> argparse.ArgumentParser:
         _add_image_flags(sub, "(default: as in training)", "(default: as in training)")
         sub.set_defaults(func=cmd_apply)
 
+    detect = commands.add_parser(
+        "detect",
+        help="flag the outliers of DATA with a trained model (scores, p-values and flags as CSV)",
+        description="Score DATA with the run's model and flag rows below a threshold set on the training data "
+        "(--contamination: that fraction of it is below) or on rows known to be normal (--fpr with --calibrate: "
+        "conformal p-values, at most that fraction of normal rows flagged).",
+        epilog="Example: aekit detect runs/ae new.csv --contamination 0.05 --out flags.csv",
+    )
+    detect.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
+    detect.add_argument("data", metavar="DATA", help="rows to check: .npy, .npz, .csv or .parquet file, or image folder")
+    detect.add_argument("--out", required=True, help="output .csv: row, score (higher = more typical), p_value, outlier")
+    detect.add_argument(
+        "--contamination", type=float, default=0.05, help="fraction of the training data taken as outliers (default 0.05)"
+    )
+    detect.add_argument("--fpr", type=float, help="instead: flag at this false-positive rate on --calibrate rows")
+    detect.add_argument(
+        "--calibrate", metavar="FILE", help="data that sets the threshold (default: the run's training data)"
+    )
+    detect.add_argument("--drop", metavar="COL,...", help="table columns to leave out, as in training")
+    _add_image_flags(detect, "(default: as in training)", "(default: as in training)")
+    detect.set_defaults(func=cmd_detect)
+
     sample = commands.add_parser(
         "sample",
         help="write new samples from a trained model (VAE: its prior; others: a density on the codes)",
@@ -608,15 +785,38 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (UserError, ValueError, FileNotFoundError) as exc:
+    except (UserError, ValueError, FileNotFoundError, FolderBusyError) as exc:
         print(f"aekit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, read-only, a file where a folder should be: the path and the cause
+        print(f"aekit {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        failure = distributed.describe_failure(exc)
+        if failure is None:
+            raise
+        print(f"aekit {args.command}: error: {failure}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"aekit {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()
     return 0
+
+
+def _os_error_text(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else "the output"
+    cause = exc.strerror or str(exc)
+    advice = {
+        errno.ENOSPC: "free some space or write elsewhere",
+        errno.EROFS: "write to a writable location",
+        errno.EACCES: "write to a folder you may write to",
+        errno.EPERM: "write to a folder you may write to",
+        errno.ENOTDIR: "a file stands where a folder is needed; choose another path",
+        errno.EEXIST: "choose another path",
+    }.get(exc.errno, "check the path and the disk")
+    return f"{where}: {cause} ({advice}); files aekit wrote there before are unchanged."
 
 
 if __name__ == "__main__":

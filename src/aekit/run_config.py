@@ -23,8 +23,9 @@ from aekit.utils import toml
 
 CONFIG_FILE = "config.toml"
 PARAM_TABLE = "param"
-#: Keys about one invocation rather than the run: the config file itself, and resuming (what a folder holds).
-NOT_RECORDED = ("config", "resume", "help")
+#: Keys about one invocation rather than the run: the config file itself, resuming (what a folder
+#: holds) and replacing the run already in --out.
+NOT_RECORDED = ("config", "resume", "overwrite", "help")
 #: Flags whose value names a file or folder: recorded as absolute paths.
 PATH_KEYS = ("data", "out")
 
@@ -59,7 +60,7 @@ def merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser, conf
     """Set every attribute of ``args`` the command line left unset (None) from ``config``;
     return its ``[param]`` table.  Unknown keys raise ValueError naming the closest valid one."""
     actions = _actions(parser)
-    valid = sorted([*(k for k in actions if k not in (PARAM_TABLE, "resume")), PARAM_TABLE])
+    valid = sorted(actions)  # --param's dest is the [param] table's name
     for key, value in config.items():
         if key not in valid:
             raise ValueError(f"{source}: unknown key {key!r}{_closest(key, valid)}; valid keys are {valid}.")

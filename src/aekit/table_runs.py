@@ -19,9 +19,9 @@ import numpy as np
 
 from aekit.data.tables import TableSchema
 from aekit.estimators.tabular import TabularMixin, table_form
+from aekit.runs import SCHEMA_FILE
 from aekit.utils.files import atomic_write
 
-SCHEMA_FILE = "schema.json"
 EMBEDDINGS_DIR = "embeddings"
 TABLE_OUTPUT_SUFFIXES = (".csv", ".parquet")
 

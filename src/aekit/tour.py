@@ -56,6 +56,7 @@ METRICS = (
 TABLE_HEADERS = ("model", "code size", "epochs", "recon. error", "probe acc.", "AUROC", "fit s")
 REFERENCE = "PCA"
 N_SHOWN = 10  # samples per row in the image figures
+MAX_COLUMNS_LISTED = 30  # rows of the error-by-column table of a wide table
 TRAINING_STEPS = 2000  # gradient steps per model on the full tour; epochs follow from the data size
 # Small models on small data spend more time synchronizing two threads than computing
 # (measured on digits: 5-15x the CPU time with 2 threads on a busy 2-core machine).
@@ -78,6 +79,19 @@ class TourData:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     held_out: Any = None  # a class never shown to the models in training
     file_split: bool = False  # the test inputs are the data file's own test split
+    feature_names: list[str] | None = None  # a table's column names
+    test_rows: np.ndarray | None = None  # each test input's row in the data file (None: the file's own test split)
+
+    @property
+    def is_table(self) -> bool:
+        """Samples are a table's rows (named columns, or a few unnamed features), not pictures; a wide
+        unnamed array (flattened images, say) is still drawn as pictures."""
+        return self.X_train.ndim == 2 and (self.feature_names is not None or self.X_train.shape[1] <= 64)
+
+    @property
+    def columns(self) -> list[str]:
+        """The features' names: the table's column names, else feature 0, feature 1, ..."""
+        return self.feature_names or [f"feature {j}" for j in range(math.prod(self.X_train.shape[1:]))]
 
     @property
     def fit_mask(self) -> np.ndarray:
@@ -141,11 +155,15 @@ def load_tour_data(
         name = _data_name(path, loaded)
     preprocessing = Preprocessing.fit(loaded.X, loaded.kind)
     X = preprocessing.apply(loaded.X)
+    columns = [str(c) for c in loaded.frame.columns] if loaded.frame is not None else None
     y = _class_labels(loaded.y, len(X))
     if loaded.X_test is not None:
         X_test = preprocessing.apply(loaded.X_test)
         y_test = _class_labels(loaded.y_test, len(X_test)) if y is not None else None
-        return TourData(X, X_test, y if y_test is not None else None, y_test, name, preprocessing, file_split=True)
+        return TourData(
+            X, X_test, y if y_test is not None else None, y_test, name, preprocessing, file_split=True,
+            feature_names=columns,
+        )  # fmt: skip
     if len(X) < 10:
         raise ValueError(f"{name} has only {len(X)} samples; the tour needs at least 10 (it holds out a test set).")
     counts = None if y is None else np.unique(y, return_counts=True)[1]
@@ -156,7 +174,9 @@ def load_tour_data(
         np.arange(len(X)), test_size=test_fraction, random_state=seed, stratify=stratify
     )
     y_train, y_test = (None, None) if y is None else (y[index_train], y[index_test])
-    return TourData(X[index_train], X[index_test], y_train, y_test, name, preprocessing)
+    return TourData(
+        X[index_train], X[index_test], y_train, y_test, name, preprocessing, feature_names=columns, test_rows=index_test
+    )
 
 
 def _subsample(rng: np.random.RandomState, n: int, limit: int) -> np.ndarray:
@@ -376,8 +396,128 @@ def _pair(data: TourData) -> tuple[int, int]:
     return int(seen[0]), int(seen[min(1, len(seen) - 1)])
 
 
+def _looks(data: TourData) -> tuple[str, str]:
+    """What the pictures' fine detail is and what one code dimension might control, in words
+    that fit the data: grey images (digits, drawings) or colour photographs."""
+    if data.X_train.ndim == 4 and data.X_train.shape[1] in (3, 4):
+        return "edges, textures and colours", "brightness, a colour, or where an edge or object lies"
+    return "thin strokes and edges", "stroke thickness, slant, or overall shape"
+
+
+FLAT_TRAVERSAL = 0.05  # a traversal row whose decodings change by less than this share of the pixel range
+# (measured: an under-trained VAE on 80 photographs changes its rows by 3%, visibly nothing; digits by 9-10%)
+COLLAPSED_KL = 0.1  # nats: a code dimension the posterior leaves at the prior
+
+
+def _traversal_comment(dims: np.ndarray, change: np.ndarray, kl: np.ndarray) -> str:
+    """What the traversal shows about the code, computed: dimensions whose decodings barely change, and why."""
+    flat = change < FLAT_TRAVERSAL
+    if not flat.any():
+        return ""
+    names = ", ".join(f"z{d}" for d in dims[flat])
+    if flat.all():
+        said = f" No row changes by {FLAT_TRAVERSAL:.0%} of the pixel range or more"
+    else:
+        one = flat.sum() == 1
+        said = (
+            f" {'Row' if one else 'Rows'} {names} change{'s' if one else ''} by less than "
+            f"{FLAT_TRAVERSAL:.0%} of the pixel range"
+        )
+    if (kl[flat] < COLLAPSED_KL).all():
+        why = (
+            f": the posterior has collapsed onto the prior there (KL under {COLLAPSED_KL} nats), so the VAE does "
+            "not use those dimensions."
+        )
+    else:
+        why = (
+            f": the encoder spreads inputs along {'them' if flat.sum() > 1 else 'it'} (KL up to "
+            f"{kl[flat].max():.1f} nats) but the decoder barely responds, drawing much the same picture whatever "
+            "the code. The VAE is under-trained or has too little data: give it more of either (raise --budget)."
+        )
+    return said + why
+
+
+def _best_detector(results: Mapping[str, ModelResult], data: TourData) -> str:
+    """The model whose errors the anomaly table explains: the best AUROC, else the lowest error."""
+    if data.held_out is not None:
+        return max(results, key=lambda n: results[n].metrics["auroc"])
+    return min(results, key=lambda n: results[n].metrics["reconstruction_error"])
+
+
+def _column_errors(results: Mapping[str, ModelResult], data: TourData) -> dict[str, np.ndarray]:
+    """Each model's squared error per feature, per test input: (n_test, n_features)."""
+    return {name: np.square(r.model.reconstruct(data.X_test) - data.X_test) for name, r in results.items()}
+
+
+def _table_figures(results: Mapping[str, ModelResult], data: TourData) -> tuple[ReportFigure, ReportFigure]:
+    """For a table, tables: each column's reconstruction error per model, and the worst rows explained."""
+    errors = _column_errors(results, data)
+    seen = data.seen_test_mask
+    names = list(results)
+    per_column = np.column_stack([errors[n][seen].mean(0) for n in names])  # (features, models)
+    listed = np.arange(len(per_column))
+    if len(listed) > MAX_COLUMNS_LISTED:  # the worst-rebuilt columns, in the file's order
+        listed = np.sort(np.argsort(-per_column.mean(1), kind="stable")[:MAX_COLUMNS_LISTED])
+    rows = [
+        [data.columns[j], *(f"{v:.3g}" for v in per_column[j]), names[int(np.argmin(per_column[j]))]]
+        for j in listed
+    ]
+    which = (
+        f"the {len(listed)} of the {len(per_column)} columns with the largest mean error"
+        if len(listed) < len(per_column)
+        else "each column"
+    )
+    units = "standard deviations squared" if data.preprocessing.kind == "standardize" else "the data's units squared"
+    by_column = ReportFigure.from_table(
+        "Reconstruction error by column",
+        MetricsTable(["column", *names, "best"], rows, note=""),
+        f"Mean squared error of {which} on the test rows ({units}), by model; the last column names the "
+        "model that rebuilds it best. A column every model rebuilds badly is one the others do not predict: "
+        "it carries information of its own (or noise).",
+    )
+    best = _best_detector(results, data)
+    total = errors[best].sum(1)
+    worst = np.argsort(-total, kind="stable")[:8]
+    original = data.preprocessing.invert(data.X_test[worst])
+    rebuilt = data.preprocessing.invert(results[best].model.reconstruct(data.X_test[worst]))
+    has_labels = data.y_test is not None
+    table_rows = []
+    for k, i in enumerate(worst):
+        share = errors[best][i] / (total[i] or 1.0)
+        top = np.argsort(-share, kind="stable")[:3]
+        explained = "; ".join(
+            f"{data.columns[j]} {original[k, j]:.4g} rebuilt as {rebuilt[k, j]:.4g} ({share[j]:.0%})" for j in top
+        )
+        row = f"test input {i}" if data.test_rows is None else f"row {int(data.test_rows[i]) + 1}"
+        label = []
+        if has_labels:
+            novel = data.held_out is not None and data.y_test[i] == data.held_out
+            label = [f"{data.y_test[i]}{' (held out)' if novel else ''}"]
+        table_rows.append([row, *label, f"{total[i]:.4g}", explained])
+    headers = ["data row", *(["label"] if has_labels else []), "error", "columns with the largest errors"]
+    anomalies = ReportFigure.from_table(
+        "Most anomalous rows",
+        MetricsTable(headers, table_rows, text_columns=(len(headers) - 1,)),
+        f"The test rows {best} reconstructs worst (it "
+        + ("separates the held-out class best" if data.held_out is not None else "has the lowest error")
+        + "), with the three columns that make up most of each row's error: the value in the file, the value "
+        "rebuilt from the code, and that column's share of the row's squared error. Data rows count from 1, "
+        "the header not included."
+        + (
+            f" Rows of class {data.held_out} were never seen in training: a good detector lists them first."
+            if data.held_out is not None
+            else ""
+        ),
+    )
+    return by_column, anomalies
+
+
 def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[ReportFigure]:
-    """Every figure of the report, with its caption; figures a model set cannot make are skipped."""
+    """Every figure of the report, with its caption; figures a model set cannot make are skipped.
+
+    Pictures of samples are drawn only for images: a table's rows get tables instead
+    (error by column, the worst rows explained by their columns).
+    """
     figures = []
     scale = viz.PixelScale.for_data(data.X_train)
     has_labels = data.y_test is not None
@@ -406,26 +546,33 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
             + "Fit time is in seconds.",
         )
     )
+    table_figures = _table_figures(results, data) if data.is_table else None
     shown = _classes_in_turn(data.y_test, len(data.X_test))
-    figures.append(
-        ReportFigure.from_figure(
-            "Reconstructions",
-            viz.plot_reconstructions(
-                data.X_test[shown],
-                {name: r.model.reconstruct(data.X_test[shown]) for name, r in results.items()},
-                labels=None if not has_labels else data.y_test[shown],
-                scale=scale,
-            ),
-            "The top row shows test inputs the models never trained on; each row below is one model's "
-            "attempt to rebuild them from its code. Look for which models keep the fine strokes and which "
-            f"blur them; the number beside each name is the mean error over these inputs{held}.",
+    if table_figures:
+        figures.append(table_figures[0])
+    else:
+        detail, factors = _looks(data)
+        figures.append(
+            ReportFigure.from_figure(
+                "Reconstructions",
+                viz.plot_reconstructions(
+                    data.X_test[shown],
+                    {name: r.model.reconstruct(data.X_test[shown]) for name, r in results.items()},
+                    labels=None if not has_labels else data.y_test[shown],
+                    scale=scale,
+                ),
+                "The top row shows test inputs the models never trained on; each row below is one model's "
+                f"attempt to rebuild them from its code. Look for which models keep the fine detail ({detail}) "
+                f"and which blur it; the number beside each name is the mean error over these inputs{held}.",
+            )
         )
-    )
     figures.append(
         ReportFigure.from_figure(
             "Map of the codes",
             viz.plot_code_map({name: r.test_codes for name, r in results.items()}, data.y_test),
-            "Each dot is one test input placed by its code (codes wider than two numbers are flattened to "
+            "Each dot is one test "
+            + ("row" if data.is_table else "input")
+            + " placed by its code (codes wider than two numbers are flattened to "
             "their two main directions by PCA, as the axis labels say). "
             + (
                 "Colors are the true labels, which the models never saw: well separated color clusters mean "
@@ -445,6 +592,58 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
                 "falling is overfitting. Each model minimizes its own loss, so compare shapes, not heights.",
             )
         )
+    if not data.is_table:
+        figures.extend(_picture_figures(results, networks, data, scale))
+    if data.held_out is not None:
+        figures.append(
+            ReportFigure.from_figure(
+                "Detecting the held-out class",
+                viz.plot_detection(
+                    {name: r.test_errors for name, r in results.items()},
+                    data.y_test == data.held_out,
+                    f"class {data.held_out}",
+                ),
+                f"Every test input scored by its reconstruction error, class {data.held_out} (never seen in "
+                "training) against the seen classes. First panel: each model's ROC curve, the share of the "
+                "held-out class caught against the share of seen inputs wrongly flagged as the threshold is "
+                "lowered (the diagonal is chance; AUROC is the area under the curve). Other panels: each model's "
+                "scores of the two groups; the less the red and blue overlap, the better a threshold separates them.",
+            )
+        )
+    if table_figures:
+        figures.append(table_figures[1])
+    else:
+        figures.append(
+            ReportFigure.from_figure(
+                "Anomalies",
+                viz.plot_anomalies(
+                    data.X_test,
+                    {name: r.test_errors for name, r in results.items()},
+                    labels=data.y_test,
+                    novel_label=data.held_out,
+                    n_show=N_SHOWN,
+                    scale=scale,
+                ),
+                "The test inputs each model reconstructs worst, with their reconstruction errors"
+                + (
+                    f"; labels in red belong to class {data.held_out}, which the models never saw in training. "
+                    "A good anomaly detector puts those first."
+                    if data.held_out is not None
+                    else ". These are the inputs least like the training data according to each model."
+                ),
+            )
+        )
+        denoisers = [(name, r) for name, r in networks.items() if hasattr(r.model, "denoise")]
+        if denoisers:
+            figures.append(_denoising_figure(denoisers[0][1].model, results, data, shown, scale))
+    return figures
+
+
+def _picture_figures(
+    results: Mapping[str, ModelResult], networks: Mapping[str, ModelResult], data: TourData, scale: viz.PixelScale
+) -> list[ReportFigure]:
+    """Generated samples, interpolations and the VAE's traversal: decodings drawn as pictures."""
+    figures = []
     samples = {}
     for name, r in networks.items():
         with contextlib.suppress(ValueError):  # no code density (e.g. a model file from before sampling)
@@ -486,39 +685,19 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
         dims = np.argsort(-kl, kind="stable")[: min(8, len(kl))]
         values = np.linspace(-3.0, 3.0, 9)
         grid = aekit.traverse(r.model, data.X_test[a], dims=dims, values=values)
+        _, factors = _looks(data)
         figures.append(
             ReportFigure.from_figure(
                 "Latent traversal (VAE)",
                 viz.plot_traversal(grid, [int(d) for d in dims], values, model_name=name, scale=scale),
                 "Starting from one test input's code, each row changes a single code dimension from -3 to +3 "
-                "standard deviations and decodes the result. Rows are the dimensions carrying the most "
-                "information (largest KL). A dimension that changes one recognizable property (thickness, "
-                "slant, shape) is an interpretable factor.",
+                "standard deviations and decodes the result; the number under each row's name is how much its "
+                "pictures change (the mean range of a pixel across the row, as a share of the pixel range). "
+                "Rows are the dimensions carrying the most information (largest KL). A dimension that changes "
+                f"one recognizable property ({factors}) is an interpretable factor."
+                + _traversal_comment(dims, viz.traversal_change(grid, scale), kl[dims]),
             )
         )
-    figures.append(
-        ReportFigure.from_figure(
-            "Anomalies",
-            viz.plot_anomalies(
-                data.X_test,
-                {name: r.test_errors for name, r in results.items()},
-                labels=data.y_test,
-                novel_label=data.held_out,
-                n_show=N_SHOWN,
-                scale=scale,
-            ),
-            "The test inputs each model reconstructs worst, with their reconstruction errors"
-            + (
-                f"; labels in red belong to class {data.held_out}, which the models never saw in training. "
-                "A good anomaly detector puts those first."
-                if data.held_out is not None
-                else ". These are the inputs least like the training data according to each model."
-            ),
-        )
-    )
-    denoisers = [(name, r) for name, r in networks.items() if hasattr(r.model, "denoise")]
-    if denoisers:
-        figures.append(_denoising_figure(denoisers[0][1].model, results, data, shown, scale))
     return figures
 
 
@@ -718,6 +897,8 @@ def run_tour(
         keep_train = _subsample(rng, len(tour_data.X_train), 600)
         keep_test = _subsample(rng, len(tour_data.X_test), 200)
         tour_data.X_train, tour_data.X_test = tour_data.X_train[keep_train], tour_data.X_test[keep_test]
+        if tour_data.test_rows is not None:
+            tour_data.test_rows = tour_data.test_rows[keep_test]
         if tour_data.y_train is not None:
             tour_data.y_train, tour_data.y_test = tour_data.y_train[keep_train], tour_data.y_test[keep_test]
     tour_data.held_out = choose_held_out(tour_data, novel_class)

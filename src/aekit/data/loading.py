@@ -27,6 +27,40 @@ def _read_table(path: Path, drop: tuple[str, ...] = ()) -> LoadedData:
     return LoadedData(X=X, kind="table", frame=frame)
 
 
+def _available_memory() -> int:
+    """Bytes of memory available now (Linux's MemAvailable), else all physical memory."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_npz_sizes(path: Path, archive: np.lib.npyio.NpzFile, keys: list[str]) -> None:
+    """Refuse arrays whose decompressed size (the zip's record and the .npy header's shape) exceeds
+    available memory, before decompressing anything: a small .npz can claim terabytes (a zip bomb)."""
+    limit = _available_memory()
+    for key in keys:
+        member = f"{key}.npy"
+        if member not in archive.zip.namelist():
+            continue
+        declared = archive.zip.getinfo(member).file_size
+        with archive.zip.open(member) as f:
+            version = np.lib.format.read_magic(f)
+            formats = np.lib.format
+            read_header = formats.read_array_header_1_0 if version == (1, 0) else formats.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+        size = max(declared, int(np.prod(shape, dtype=np.float64)) * dtype.itemsize)
+        if size > limit:
+            raise ValueError(
+                f"{path}: array {key!r} would take {size / 2**30:.3g} GiB once decompressed, more than the "
+                f"{limit / 2**30:.3g} GiB of memory available; save large data as .npy, which aekit memory-maps."
+            )
+
+
 def _read_npz(path: Path) -> LoadedData:
     with np.load(path, allow_pickle=False) as archive:
         keys = list(archive.keys())
@@ -37,6 +71,7 @@ def _read_npz(path: Path) -> LoadedData:
                 "'y_test') or 'X' (and 'y'), or save a single array."
             )
         label_key = _NPZ_LABEL_KEYS.get(data_key)
+        _check_npz_sizes(path, archive, [data_key, label_key or "", "x_test", "X_test", "y_test"])
         get = lambda k: archive[k] if k in keys else None  # noqa: E731
         X = archive[data_key]
         return LoadedData(

@@ -5,6 +5,8 @@ from aekit.estimators.autoencoder import AutoEncoder
 from aekit.estimators.base import BaseAutoEncoder, DataScaleWarning
 from aekit.estimators.contractive import ContractiveAutoEncoder
 from aekit.estimators.denoising import DenoisingAutoEncoder
+from aekit.estimators.dipvae import DIPVAE
+from aekit.estimators.factorvae import FactorVAE
 from aekit.estimators.persistence import ModelFileError, load_estimator
 from aekit.estimators.sparse import SparseAutoEncoder
 from aekit.estimators.stacked import StackedAutoEncoder

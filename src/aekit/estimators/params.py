@@ -107,10 +107,12 @@ class Flag(Constraint):
 class Widths(Constraint):
     """A tuple of positive integers (layer widths; may be empty), or None when ``allow_none``."""
 
-    type_text = "tuple of int or None"
-
     def __init__(self, allow_none: bool = True):
         self.allow_none = allow_none
+
+    @property
+    def type_text(self) -> str:
+        return "tuple of int or None" if self.allow_none else "tuple of int"
 
     def check(self, name: str, value: Any) -> None:
         if value is None and self.allow_none:

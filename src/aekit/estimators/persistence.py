@@ -4,10 +4,18 @@ Nothing is ever unpickled: safetensors stores raw tensors plus a JSON header, an
 the configuration lives in that header's string metadata.  Writes go to a temporary
 file in the same folder and are renamed into place, so a crash or a bad input never
 leaves a half-written model where a good one was.
+
+Loading treats the file as untrusted: the header holds a SHA-256 of the configuration
+and the tensors (verified when present; files written before it load unchecked), the
+JSON nesting is bounded, only fitted-attribute names (``name_``, no method or property)
+are applied, weights must be finite, and the stored shapes are compared with those the
+configuration implies on torch's "meta" device, which allocates nothing, before the
+real module is built: a hostile configuration cannot make aekit allocate gigabytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -29,6 +37,8 @@ FORMAT_NAME = "aekit"
 FORMAT_VERSION = 2
 _MODULE_PREFIX = "module."
 _ARRAY_PREFIX = "array."
+#: Deepest JSON nesting a configuration may have (aekit's own are at most 4 deep).
+MAX_CONFIG_DEPTH = 32
 
 
 class ModelFileError(ValueError):
@@ -65,13 +75,52 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
         for k, v in estimator.module_.state_dict().items()
     }
     tensors.update({_ARRAY_PREFIX + k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
+    key, config_text = registry.registry_key(type(estimator)), json.dumps(config)
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
-        "estimator": registry.registry_key(type(estimator)),
-        "config": json.dumps(config),
+        "estimator": key,
+        "config": config_text,
+        "checksum": checksum(key, config_text, tensors),
     }
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def checksum(estimator_key: str, config_text: str, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the estimator name, the configuration and every tensor (name, dtype, shape, bytes)."""
+    digest = hashlib.sha256(f"{estimator_key}\n{config_text}\n".encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    return "sha256:" + digest.hexdigest()
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON (iterative: a hostile file must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _check_attribute_names(cls: type, names: list[str]) -> None:
+    """Only fitted attributes (``name_``) may come from a file, never one that replaces a method or property."""
+    bad = sorted(
+        n
+        for n in names
+        if not (isinstance(n, str) and n.isidentifier() and n.endswith("_") and not n.startswith("_"))
+        or n in ("module_", "device_")
+        or hasattr(cls, n)
+    )
+    if bad:
+        raise ModelFileError(
+            f"fitted attributes {bad} are not fitted attributes of {cls.__name__} (they would replace its "
+            "methods or internals)"
+        )
 
 
 def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
@@ -125,9 +174,25 @@ def load_estimator(path: str | os.PathLike) -> Any:
     try:
         version = int(metadata.get("format_version", ""))
         config = json.loads(metadata["config"])
+        if _depth(config) > MAX_CONFIG_DEPTH:
+            raise ValueError(f"configuration nested deeper than {MAX_CONFIG_DEPTH} levels")
         params, fitted = config["params"], config["fitted"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{path} has a damaged aekit header ({exc!r}); save the model again.") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        reason = "configuration nested too deeply" if isinstance(exc, RecursionError) else repr(exc)
+        raise ModelFileError(f"{path} has a damaged aekit header ({reason}); save the model again.") from None
+    if "checksum" in metadata and metadata["checksum"] != checksum(
+        str(metadata.get("estimator", "")), metadata["config"], tensors
+    ):
+        raise ModelFileError(
+            f"{path} fails its checksum: its weights or configuration changed after it was saved (a damaged "
+            "disk or copy, or an edit). Save the model again, or restore the file from a good copy."
+        )
+    not_finite = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if not_finite:
+        raise ModelFileError(
+            f"{path} holds NaN or infinite values in {not_finite[:5]}{' ...' if len(not_finite) > 5 else ''}; "
+            "a model with such weights gives NaN results. Refit and save it again."
+        )
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} was written in aekit model format {version}, newer than this aekit reads "
@@ -145,17 +210,20 @@ def load_estimator(path: str | os.PathLike) -> Any:
     except (TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path} has parameters this aekit does not know: {exc}") from None
     arrays = {k[len(_ARRAY_PREFIX):]: v.numpy() for k, v in tensors.items() if k.startswith(_ARRAY_PREFIX)}
+    state = {k[len(_MODULE_PREFIX):]: v for k, v in tensors.items() if k.startswith(_MODULE_PREFIX)}
     try:
+        _check_attribute_names(cls, [*fitted, *arrays])
         estimator._restore_fitted_attributes({**fitted, **arrays})
         _check_config(estimator)
+        if len(getattr(estimator, "hidden_", ())) > len(state):  # every layer holds at least one tensor
+            raise ValueError(f"{len(estimator.hidden_)} hidden layers but {len(state)} weight tensors")
         estimator.device_ = resolve_device(estimator.device)
-        module = estimator._build_module()
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        with torch.device("meta"):  # shapes only: nothing is allocated, whatever the configuration says
+            expected = estimator._build_module().state_dict()
+    except (TypeError, ValueError, AttributeError, KeyError, RuntimeError, NotImplementedError) as exc:
         raise ModelFileError(
             f"{path} has an invalid configuration ({exc}); the file was altered or damaged. Save the model again."
         ) from None
-    state = {k[len(_MODULE_PREFIX):]: v for k, v in tensors.items() if k.startswith(_MODULE_PREFIX)}
-    expected = module.state_dict()
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     wrong = [
         f"{k}: file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
@@ -168,6 +236,8 @@ def load_estimator(path: str | os.PathLike) -> Any:
             f"{path}: weights do not match the configuration (missing {missing}, unexpected "
             f"{extra + sorted(unexplained)}, wrong shapes {wrong}); the file was altered or mixed up."
         )
+    module = estimator._build_module()
     module.load_state_dict(state)
-    estimator.module_ = module.to(estimator.device_).eval()
+    estimator.module_ = module.to(estimator.device_)
+    estimator._ready_for_inference()
     return estimator

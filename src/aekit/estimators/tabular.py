@@ -256,14 +256,7 @@ class TabularMixin:
     def _fitted_attributes(self) -> dict[str, Any]:
         attributes = super()._fitted_attributes()
         attributes.pop("category_embeddings_", None)
-        if "feature_names_in_" in attributes:
-            attributes["feature_names_in_"] = [str(n) for n in attributes["feature_names_in_"]]
         return attributes
-
-    def _restore_fitted_attributes(self, attributes: dict[str, Any]) -> None:
-        super()._restore_fitted_attributes(attributes)
-        if "feature_names_in_" in attributes:
-            self.feature_names_in_ = np.asarray(attributes["feature_names_in_"], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -19,12 +19,8 @@ class BetaTCVAE(VAE):
     _params = {
         "tc_weight": Param(6.0, Real(), "Weight of the total correlation (the paper's beta; 6 on dSprites, 1 is the VAE).")
     }
+    _adds_elbo_terms = True
     cli_name = "betatcvae"
-
-    def _validate_own_params(self) -> None:
-        super()._validate_own_params()
-        if self.objective != "elbo":
-            raise ValueError("BetaTCVAE weights parts of the ELBO's KL; use objective='elbo'.")
 
     def _loss_terms(self) -> list[LossTerm]:
         # GaussianKL already charges the total correlation beta times: add the difference.

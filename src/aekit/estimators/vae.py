@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -78,6 +78,8 @@ class VAE(BaseAutoEncoder):
     }
     _module_cls = VAEModule
     _samples_from_prior = True
+    #: Relatives whose terms extend the ELBO refuse objective="iwae", whose bound replaces the terms' sum.
+    _adds_elbo_terms: ClassVar[bool] = False
     cli_name = "vae"
     tour_rank = 5
 
@@ -93,6 +95,11 @@ class VAE(BaseAutoEncoder):
             self.likelihood_ = "bernoulli" if in_unit_interval or self.dynamic_binarization else "gaussian"
 
     def _validate_own_params(self) -> None:
+        if self._adds_elbo_terms and self.objective != "elbo":
+            raise ValueError(
+                f"{type(self).__name__} adds terms to the ELBO, which objective={self.objective!r} would ignore "
+                "(its bound replaces the terms' sum); use objective='elbo'."
+            )
         if self.dynamic_binarization and self.likelihood == "gaussian":
             raise ValueError(
                 "dynamic_binarization=True draws binary data, which needs likelihood='bernoulli'; "

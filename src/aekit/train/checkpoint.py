@@ -127,40 +127,16 @@ class Checkpoint:
             ) from None
         if version > CHECKPOINT_VERSION:
             raise CheckpointError(f"{self.path} was written by a newer aekit (format {version}); upgrade aekit.")
+        if not isinstance(header, dict):
+            raise CheckpointError(f"{self.path} has a damaged header; delete it to start the run over.")
         self._check_fingerprint(header.get("fingerprint", {}))
 
-        def prefixed(prefix: str) -> dict[str, torch.Tensor]:
-            return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-        optimizer_state: dict[int, dict[str, Any]] = {}
-        for name, value in prefixed("optimizer.").items():
-            index, key = name.split(".", 1)
-            optimizer_state.setdefault(int(index), {})[key] = value
-        for index, entries in header["optimizer_entries"].items():
-            optimizer_state.setdefault(int(index), {}).update(entries)
-        param_groups = header["optimizer_param_groups"]
-        for group in param_groups:
-            if isinstance(group.get("betas"), list):
-                group["betas"] = tuple(group["betas"])
-
-        def per_rank(prefix: str) -> list[torch.Tensor]:
-            states = prefixed(prefix)
-            return [states[str(rank)] for rank in range(len(states))]
-
-        return TrainingState(
-            epoch=int(header["epoch"]),
-            history=header["history"],
-            best_loss=float(header["best_loss"]),
-            best_epoch=int(header["best_epoch"]),
-            epochs_without_improvement=int(header["epochs_without_improvement"]),
-            finished=bool(header["finished"]),
-            module_state=prefixed("module."),
-            best_state=prefixed("best."),
-            optimizer_state={"state": optimizer_state, "param_groups": param_groups},
-            rng_states=per_rank("rng.cpu."),
-            cuda_rng_states=per_rank("rng.cuda."),
-            permutation_rng_state=tensors.get("rng.permutation"),
-        )
+        try:
+            return _state(header, tensors)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(
+                f"{self.path} has a damaged header ({exc!r}); delete it to start the run over."
+            ) from None
 
     def _check_fingerprint(self, saved: dict[str, Any]) -> None:
         def comparable(fingerprint: dict[str, Any]) -> dict[str, Any]:
@@ -182,6 +158,103 @@ class Checkpoint:
                 "Resume with the same model, parameters and data, or start over without --resume "
                 "(or in another --out folder)."
             )
+
+
+def _state(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> TrainingState:
+    """The training state of a checkpoint's header and tensors (KeyError/TypeError/ValueError when damaged)."""
+
+    def prefixed(prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    def per_rank(prefix: str) -> list[torch.Tensor]:
+        states = prefixed(prefix)
+        return [states[str(rank)] for rank in range(len(states))]
+
+    optimizer_state: dict[int, dict[str, Any]] = {}
+    for name, value in prefixed("optimizer.").items():
+        index, key = name.split(".", 1)
+        optimizer_state.setdefault(int(index), {})[key] = value
+    for index, entries in header["optimizer_entries"].items():
+        optimizer_state.setdefault(int(index), {}).update(entries)
+    param_groups = header["optimizer_param_groups"]
+    for group in param_groups:
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+    return TrainingState(
+        epoch=int(header["epoch"]),
+        history=header["history"],
+        best_loss=float(header["best_loss"]),
+        best_epoch=int(header["best_epoch"]),
+        epochs_without_improvement=int(header["epochs_without_improvement"]),
+        finished=bool(header["finished"]),
+        module_state=prefixed("module."),
+        best_state=prefixed("best."),
+        optimizer_state={"state": optimizer_state, "param_groups": param_groups},
+        rng_states=per_rank("rng.cpu."),
+        cuda_rng_states=per_rank("rng.cuda."),
+        permutation_rng_state=tensors.get("rng.permutation"),
+    )
+
+
+#: The per-parameter entries each optimizer keeps (others, e.g. a user's, are not checked).
+_OPTIMIZER_ENTRIES = {"Adam": {"step", "exp_avg", "exp_avg_sq"}, "SGD": {"momentum_buffer"}}
+
+
+def check_resumable(
+    state: TrainingState, module: torch.nn.Module, optimizer: torch.optim.Optimizer, path: Path
+) -> None:
+    """Refuse a checkpoint whose state could not continue this run, before any of it is applied.
+
+    A checkpoint is written by aekit, but a disk, a copy or a hand can damage it in
+    ways the safetensors format does not notice: counters out of range, a history of
+    the wrong length, missing optimizer moments, an RNG state of the wrong size, or
+    weights of the wrong shape.  Raises :class:`CheckpointError` naming what is wrong.
+    """
+    problems = []
+    if not 0 <= state.epoch or not 0 <= state.best_epoch <= state.epoch:
+        problems.append(f"epoch {state.epoch} and best epoch {state.best_epoch} are out of range")
+    if state.epochs_without_improvement < 0 or state.epochs_without_improvement > state.epoch:
+        problems.append(f"{state.epochs_without_improvement} epochs without improvement after {state.epoch}")
+    history = state.history
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
+        problems.append("the history is not a table of per-epoch lists")
+    elif {len(v) for v in history.values()} != {state.epoch} or history.get("epoch") != list(range(1, state.epoch + 1)):
+        problems.append(f"the history does not hold one entry per epoch for {state.epoch} epochs")
+    expected = module.state_dict()
+    for label, weights in (("weights", state.module_state), ("best weights", state.best_state)):
+        wrong = sorted(
+            set(expected) ^ set(weights)
+            | {k for k in set(expected) & set(weights) if weights[k].shape != expected[k].shape}
+        )
+        if wrong:
+            problems.append(f"the {label} do not fit the model ({', '.join(wrong[:4])})")
+        elif not all(bool(torch.isfinite(v).all()) for v in weights.values() if v.is_floating_point()):
+            problems.append(f"the {label} hold NaN or infinite values")
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    groups = state.optimizer_state["param_groups"]
+    if len(groups) != len(optimizer.param_groups) or sum(len(g.get("params", [])) for g in groups) != len(parameters):
+        problems.append("the optimizer's parameter groups do not match the model")
+    needed = _OPTIMIZER_ENTRIES.get(type(optimizer).__name__)
+    for index, entry in state.optimizer_state["state"].items():
+        if not 0 <= index < len(parameters):
+            problems.append(f"optimizer state for parameter {index}, which the model does not have")
+            break
+        if needed is not None and not needed <= set(entry):
+            problems.append(f"optimizer state of parameter {index} lacks {sorted(needed - set(entry))}")
+            break
+        shapes = [v.shape for k, v in entry.items() if isinstance(v, torch.Tensor) and k != "step"]
+        if any(shape != parameters[index].shape for shape in shapes):
+            problems.append(f"optimizer state of parameter {index} has the wrong shape")
+            break
+    cpu_size = torch.get_rng_state().numel()
+    rngs = [*state.rng_states, *([] if state.permutation_rng_state is None else [state.permutation_rng_state])]
+    if not state.rng_states or any(r.dtype != torch.uint8 or r.numel() != cpu_size for r in rngs):
+        problems.append("a random generator state is missing or of the wrong size")
+    if problems:
+        raise CheckpointError(
+            f"{path} is damaged ({'; '.join(problems)}); it cannot continue this run. Delete it to start "
+            "the run over, or restore it from a good copy."
+        )
 
 
 def _json_round_trip(value: Any) -> Any:

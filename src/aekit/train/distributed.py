@@ -10,11 +10,40 @@ Metrics are summed across ranks; only rank 0 writes files.
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+
+#: Seconds a rank waits for the others in one collective (every training step has one) before
+#: failing: a stopped or stalled rank then ends the job instead of hanging it.
+DEFAULT_TIMEOUT_SECONDS = 600.0
+_timeout = {"seconds": DEFAULT_TIMEOUT_SECONDS}
+
+
+def set_timeout(seconds: float) -> None:
+    """The collective timeout of the process group this process joins next (``aekit train --ddp-timeout``)."""
+    _timeout["seconds"] = float(seconds)
+
+
+def timeout_seconds() -> float:
+    return _timeout["seconds"]
+
+
+def describe_failure(exc: BaseException) -> str | None:
+    """A one-line account of a collective that failed because another rank stopped or stalled
+    (None outside a torchrun job, or for other errors)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not isinstance(exc, RuntimeError):
+        return None
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return (
+        f"rank {os.environ.get('RANK', '?')} lost the other ranks of this torchrun job: one stopped, or did not "
+        f"answer within --ddp-timeout={_timeout['seconds']:g} s ({first}). The run folder keeps the last "
+        "checkpoint; find why that rank stopped (its own log), then rerun with --resume."
+    )
 
 
 @dataclass(frozen=True)
@@ -42,7 +71,7 @@ def context() -> DistributedContext:
         return DistributedContext()
     if not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=_timeout["seconds"]))
     return DistributedContext(world_size, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
@@ -54,7 +83,10 @@ def is_main_process() -> bool:
 def shutdown() -> None:
     """Leave the process group (if this process joined one), as torchrun expects before exit."""
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.destroy_process_group()
+        except (RuntimeError, ValueError):
+            pass  # a rank already gone: this one's work (the model, on rank 0) is complete and written
 
 
 def device_for(device: torch.device, ctx: DistributedContext) -> torch.device:

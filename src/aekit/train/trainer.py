@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from aekit.models.base import BaseModule
 from aekit.train import distributed
-from aekit.train.checkpoint import Checkpoint, TrainingState
+from aekit.train.checkpoint import Checkpoint, TrainingState, check_resumable
 from aekit.utils.runtime import denormals_flushed
 
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
@@ -164,9 +164,11 @@ class Trainer:
     else training loss) are restored at the end.
 
     A loss that becomes NaN or infinite is caught on the step it appears, before
-    the optimizer applies it: :class:`TrainingDivergedError` is raised with the best
-    weights so far (the initial ones if no epoch finished) restored into the module,
-    and no checkpoint is written for the failed epoch.
+    the optimizer applies it, and the epoch's last update is checked at its end
+    (finite weights, and a finite loss on the last batch after it), since the
+    epoch's mean of pre-update losses cannot see it: :class:`TrainingDivergedError`
+    is raised with the best weights so far (the initial ones if no epoch finished)
+    restored into the module, and no checkpoint is written for the failed epoch.
 
     With a :class:`~aekit.train.checkpoint.Checkpoint` the full state (weights,
     optimizer, RNG states, history, early-stopping counters) is saved atomically
@@ -254,6 +256,7 @@ class Trainer:
         if checkpoint is not None and checkpoint.resume:
             saved = checkpoint.load()
             if saved is not None:
+                check_resumable(saved, module, optimizer, checkpoint.path)
                 module.load_state_dict(saved.module_state)
                 optimizer.load_state_dict(saved.optimizer_state)
                 best_state = saved.best_state
@@ -321,6 +324,10 @@ class Trainer:
                     totals = batch_means if totals is None else totals + batch_means
                     names = list(terms)
                 seen += len(index)
+            # The monitored loss is a mean of pre-update losses: it misses a blow-up in the epoch's last
+            # update, which the next epoch (or, after the last one, nobody) would see. Check it here.
+            if not _finite_after_update(module, x_train[index], _take(condition_train, index), epoch, ctx):
+                raise self._diverged(module, best_state, best_epoch, epoch + 1, step, history)
             if ctx.enabled:
                 sums = distributed.all_reduce_sum(torch.cat([totals, totals.new_tensor([seen])]))
                 totals, seen = sums[:-1], float(sums[-1])
@@ -388,6 +395,26 @@ def _all_finite(loss: torch.Tensor, ctx: distributed.DistributedContext) -> bool
     if ctx.enabled:  # every rank must stop on the same step, or the others hang in all-reduce
         return bool(distributed.all_reduce_sum((~finite).to(torch.float64)) == 0)
     return bool(finite)
+
+
+def _finite_after_update(
+    module: BaseModule,
+    xb: torch.Tensor,
+    condition: torch.Tensor | None,
+    epoch: int,
+    ctx: distributed.DistributedContext,
+) -> bool:
+    """Whether the weights and the loss of the last batch under them are finite.
+
+    One forward pass of one batch per epoch, with the random generators put back
+    afterwards so that training draws the same noise as without the check.
+    """
+    finite = all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point())
+    if finite:
+        devices = [xb.device] if xb.device.type == "cuda" else []
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            finite = bool(torch.isfinite(module.loss_terms(xb, condition, epoch)["loss"].mean()))
+    return _all_finite(torch.tensor(float(finite) if finite else float("nan")), ctx)
 
 
 def _validation_terms(

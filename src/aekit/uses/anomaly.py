@@ -10,11 +10,15 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from aekit.estimators.base import UNIT_INTERVAL_TOLERANCE
 from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, feature_errors, reconstruction_error
 
 PROBABILISTIC_SCORES = ("elbo", "log_likelihood")
 SCORES = (*RECONSTRUCTION_METRICS, *PROBABILISTIC_SCORES)
 THRESHOLDS = ("contamination", "fpr")
+#: The score of a row that cannot be scored (outside the model's range, or NaN): below every other,
+#: and finite, because scikit-learn's metrics (roc_auc_score, ...) refuse infinity.
+WORST_SCORE = float(np.finfo(np.float64).min)
 
 
 class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -25,7 +29,11 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     negative for outliers, ``predict`` returns +1 for inliers and -1 for outliers, and
     the threshold ``offset_`` is chosen so that a ``contamination`` fraction of the
     training data falls below it, or (``threshold="fpr"``) calibrated on held-out inliers
-    so that a fraction ``fpr`` of inliers is flagged.  :meth:`p_values` gives conformal
+    so that a fraction ``fpr`` of inliers is flagged.  Rows outside [0, 1] given to a
+    model of that range (``loss="bce"``, ``likelihood="bernoulli"``, or
+    ``score="cross_entropy"``) get the lowest score (:data:`WORST_SCORE`, the lowest
+    float64), and so does any row whose score is NaN or ``-inf``: they are always
+    outliers, never inliers.  :meth:`p_values` gives conformal
     p-values against those held-out scores and :meth:`feature_scores` the error of every
     column (which features make a row anomalous).
 
@@ -141,7 +149,33 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(f"X has {n} rows: too few to hold out {n_cal} for calibration and train on the rest.")
             cal, train = np.sort(order[:n_cal]), np.sort(order[n_cal:])
             X, X_calibration = _rows(X, train), _rows(X, cal)
-        self.estimator_ = clone(self.estimator).fit(X)
+        for data in (X, X_calibration) if self.score == "cross_entropy" else ():
+            outside = None if data is None else self._outside_unit_interval(data, self.estimator)
+            if outside is not None and outside.any():
+                raise ValueError(
+                    f"score='cross_entropy' needs inputs in [0, 1], but {outside.sum()} row(s) of the data given to "
+                    "fit leave that range; scale X to [0, 1] (e.g. sklearn's MinMaxScaler) or use score='squared'."
+                )
+        self._calibrate(clone(self.estimator).fit(X), X, X_calibration)
+        return self
+
+    @classmethod
+    def from_fitted(cls, estimator: Any, X_reference: Any, **params: Any) -> AnomalyDetector:
+        """A detector around an already fitted ``estimator`` (e.g. a saved model), without refitting it.
+
+        ``X_reference`` sets the threshold: with ``threshold="contamination"`` it should be
+        the data the model was trained on (a ``contamination`` fraction of it falls below
+        ``offset_``); with ``threshold="fpr"`` rows known to be inliers, not used in training.
+        """
+        check_is_fitted(estimator)
+        detector = cls(estimator, **params)
+        detector._validate_params()
+        detector._calibrate(estimator, X_reference, X_reference if detector.threshold == "fpr" else None)
+        return detector
+
+    def _calibrate(self, fitted: Any, X: Any, X_calibration: Any) -> None:
+        """Adopt the fitted model and set ``offset_`` from the training (or calibration) scores."""
+        self.estimator_ = fitted
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
@@ -153,7 +187,6 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             self.calibration_scores_ = np.sort(self._score(X))
             self.offset_ = float(np.percentile(self.calibration_scores_, 100.0 * self.contamination))
-        return self
 
     def p_values(self, X: Any) -> np.ndarray:
         """Conformal p-value of each row under "it is an inlier": ``(1 + #{calibration scores
@@ -189,6 +222,30 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         return errors
 
     def _score(self, X: Any) -> np.ndarray:
+        """Scores of the rows; those outside the model's [0, 1] range, NaN and -inf get :data:`WORST_SCORE`."""
+        outside = self._outside_unit_interval(X, self.estimator_)
+        if outside is None or not outside.any():
+            scores = self._model_score(X)
+        else:
+            scores = np.full(len(outside), WORST_SCORE)
+            if not outside.all():
+                scores[~outside] = self._model_score(_rows(X, np.flatnonzero(~outside)))
+        return np.nan_to_num(scores, nan=WORST_SCORE, neginf=WORST_SCORE)
+
+    def _outside_unit_interval(self, X: Any, estimator: Any) -> np.ndarray | None:
+        """Per row, whether it leaves [0, 1] where the model or the score needs that range (else None)."""
+        unit_model = getattr(estimator, "_unit_interval_setting", lambda: None)() is not None
+        if not unit_model and self.score != "cross_entropy":
+            return None
+        try:
+            flat = np.asarray(X, dtype=np.float64)
+            flat = flat.reshape(len(flat), -1)
+        except (TypeError, ValueError):
+            return None  # not numbers: the estimator's own checks say what is wrong
+        with np.errstate(invalid="ignore"):
+            return ((flat < -UNIT_INTERVAL_TOLERANCE) | (flat > 1 + UNIT_INTERVAL_TOLERANCE)).any(axis=1)
+
+    def _model_score(self, X: Any) -> np.ndarray:
         if hasattr(self.estimator_, "column_errors") and self.score in RECONSTRUCTION_METRICS:
             if self.score != "squared":
                 raise ValueError(
@@ -212,8 +269,8 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         return self.score_samples(X) - self.offset_
 
     def predict(self, X: Any) -> np.ndarray:
-        """+1 for inliers, -1 for outliers."""
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        """+1 for inliers, -1 for outliers (a row is an inlier only if its score is at least ``offset_``)."""
+        return np.where(self.decision_function(X) >= 0, 1, -1)
 
 
 def _rows(X: Any, index: np.ndarray) -> Any:

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from aekit.estimators.base import UNIT_INTERVAL_TOLERANCE, never_nan
+
 _EPS = 1e-7
 
 
@@ -33,7 +35,13 @@ def feature_errors(estimator: Any, X: Any, metric: str = "squared") -> np.ndarra
     x_hat = np.asarray(estimator.reconstruct(X))
     n = x_hat.shape[0]
     x = np.asarray(X, dtype=np.float64).reshape(n, -1)
-    return RECONSTRUCTION_METRICS[metric](x, x_hat.reshape(n, -1).astype(np.float64))
+    if metric == "cross_entropy" and (x.min() < -UNIT_INTERVAL_TOLERANCE or x.max() > 1 + UNIT_INTERVAL_TOLERANCE):
+        raise ValueError(
+            f"metric='cross_entropy' scores inputs in [0, 1] (as Bernoulli outcomes), but X ranges over "
+            f"[{x.min():.4g}, {x.max():.4g}]; scale X to [0, 1] as the training data was, or use metric='squared'."
+        )
+    errors = RECONSTRUCTION_METRICS[metric](x, x_hat.reshape(n, -1).astype(np.float64))
+    return never_nan(errors, np.inf)
 
 
 def reconstruction_error(estimator: Any, X: Any, metric: str = "squared") -> np.ndarray:

@@ -17,6 +17,7 @@ from aekit.viz.figures import (
     plot_anomalies,
     plot_code_map,
     plot_denoising,
+    plot_detection,
     plot_interpolations,
     plot_metrics,
     plot_reconstructions,
@@ -25,6 +26,9 @@ from aekit.viz.figures import (
     plot_traversal,
     project_2d,
     save_figure,
+    text_width,
+    traversal_change,
+    wrap_label,
 )
 from aekit.viz.report import MetricsTable, ReportFigure, render_report, write_report
 from aekit.viz.tables import plot_category_embeddings, plot_feature_scores
@@ -42,6 +46,7 @@ __all__ = [
     "plot_anomalies",
     "plot_code_map",
     "plot_denoising",
+    "plot_detection",
     "plot_interpolations",
     "plot_metrics",
     "plot_reconstructions",
@@ -51,5 +56,8 @@ __all__ = [
     "project_2d",
     "render_report",
     "save_figure",
+    "text_width",
+    "traversal_change",
+    "wrap_label",
     "write_report",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from aekit.utils.files import atomic_write
 
 FONT_SIZE = 10
+SMALL_FONT = 9  # points: 12.5 px at DPI, the smallest text in a figure (readable when shown at full size)
 TILE_INCHES = 0.78  # one sample at dpi 100 is ~78 px: an 8x8 digit is still crisp, MNIST still fits 10 across
 LABEL_INCHES = 2.1  # room for the row names on the left
 DPI = 100
@@ -105,6 +107,33 @@ def _tile_centers(n: int, width: int, gap: int = 1) -> np.ndarray:
     return np.arange(n) * (width + gap) + (width - 1) / 2
 
 
+def text_width(text: str, size: float = FONT_SIZE) -> float:
+    """Width in inches of ``text`` (its longest line) at font ``size`` points."""
+    from matplotlib.textpath import TextPath
+
+    widths = [TextPath((0, 0), line, size=size).get_extents().width for line in text.split("\n") if line]
+    return max(widths, default=0.0) / 72
+
+
+def wrap_label(text: str, width: float) -> str:
+    """``text`` broken into lines no wider than ``width`` inches at the small font, at spaces,
+    underscores and CamelCase joins ("ContractiveAutoEncoder" -> "Contractive" / "AutoEncoder")."""
+    lines = []
+    for line in str(text).split("\n"):
+        fits = text_width(line, SMALL_FONT) <= width
+        words = [line] if fits else re.findall(r"[A-Z]+[a-z0-9.]*|[^A-Z\s_]+[_ ]?|[_ ]", line)
+        current = ""
+        for word in words:
+            joined = current + word
+            if current and text_width(joined.strip(), SMALL_FONT) > width:
+                lines.append(current.strip())
+                current = word
+            else:
+                current = joined
+        lines.append(current.strip())
+    return "\n".join(lines)
+
+
 def image_rows(
     rows: Mapping[str, np.ndarray],
     title: str,
@@ -118,7 +147,10 @@ def image_rows(
 
     ``scale`` maps values to colors (default: chosen from the first row's values);
     ``tile_labels`` puts a short text under each sample of a row (e.g. a score);
-    ``column_labels`` labels the columns once, under the last row.
+    ``column_labels`` labels the columns once, under the last row.  Long names and
+    labels are wrapped to the room they have, and the layout is computed in inches
+    (not left to a layout engine, which clips long row names beside pictures of fixed
+    aspect), so no text is cut off or runs into its neighbour.
     """
     if not rows:
         raise ValueError("image_rows needs at least one row of samples.")
@@ -126,34 +158,43 @@ def image_rows(
     pictures = {name: _to_colors(as_pictures(batch), scale) for name, batch in rows.items()}
     n_cols = max(len(p) for p in pictures.values())
     h, w = next(iter(pictures.values())).shape[1:3]
+    names = {name: wrap_label(name, LABEL_INCHES - 0.2) for name in rows}
+    label_w = max(0.6, max(text_width(n) for n in names.values()) + 0.2)
     # Wide pictures get a little more room, as long as the figure stays within MAX_WIDTH_INCHES.
-    tile_w = min(TILE_INCHES * min(1.6, max(1.0, w / h)), (MAX_WIDTH_INCHES - LABEL_INCHES - 0.3) / n_cols)
-    row_h = tile_w * h / w + (0.32 if tile_labels else 0.08)
-    fig = Figure(
-        figsize=(
-            max(MIN_WIDTH_INCHES, LABEL_INCHES + n_cols * tile_w + 0.3),
-            0.55 + len(rows) * row_h + (0.35 if column_labels else 0),
-        ),
-        layout="constrained",
-        dpi=DPI,
-    )
-    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
-    for ax, (name, row) in zip(axes, pictures.items()):
-        image = mosaic(row)
-        ax.imshow(
-            image,
-            cmap=scale.cmap,
-            vmin=scale.low,
-            vmax=scale.high,
-            interpolation="nearest",
+    tile_w = min(TILE_INCHES * min(1.6, max(1.0, w / h)), (MAX_WIDTH_INCHES - label_w - 0.2) / n_cols)
+    tile_h = tile_w * h / w
+    gap = tile_w / (w + 1)  # the one-pixel gap between tiles, in inches
+
+    def lines_under(labels: Sequence[str] | None) -> tuple[list[str], int]:
+        wrapped = [wrap_label(t, tile_w - 0.06) for t in labels or []]
+        return wrapped, max((t.count("\n") + 1 for t in wrapped), default=0)
+
+    under = {name: lines_under((tile_labels or {}).get(name)) for name in rows}
+    columns, column_lines = lines_under(column_labels)
+    line_h = SMALL_FONT * 1.3 / 72
+    row_heights = [tile_h + 0.08 + line_h * under[name][1] for name in rows]
+    bottom = line_h * column_lines + (0.3 if xlabel else 0) + 0.1
+    top = 0.45
+    width = max(MIN_WIDTH_INCHES, label_w + n_cols * tile_w + 0.2)
+    height = top + sum(row_heights) + bottom
+    left = (width - n_cols * tile_w - label_w) / 2 + label_w  # the block of rows centred
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    y = height - top
+    axes = []
+    for (name, row), row_h in zip(pictures.items(), row_heights):
+        y -= row_h
+        ax = fig.add_axes(
+            ((left) / width, (y + row_h - tile_h) / height, (n_cols * tile_w - gap) / width, tile_h / height)
         )
+        axes.append(ax)
+        image = mosaic(row)
+        ax.imshow(image, cmap=scale.cmap, vmin=scale.low, vmax=scale.high, interpolation="nearest", aspect="auto")
         ax.set_xlim(-0.5, n_cols * (w + 1) - 1.5)
         ax.set_yticks([])
-        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=FONT_SIZE)
-        centers = _tile_centers(len(row), w)
-        labels = (tile_labels or {}).get(name)
-        if labels is not None:
-            ax.set_xticks(centers, list(labels), fontsize=FONT_SIZE - 1)
+        ax.set_ylabel(names[name], rotation=0, ha="right", va="center", fontsize=FONT_SIZE, labelpad=6)
+        labels = under[name][0]
+        if labels:
+            ax.set_xticks(_tile_centers(len(row), w), labels, fontsize=SMALL_FONT, va="top")
             ax.tick_params(axis="x", length=0, pad=2)
             for tick, color in zip(ax.get_xticklabels(), (tile_label_colors or {}).get(name, [])):
                 tick.set_color(color)
@@ -161,12 +202,12 @@ def image_rows(
             ax.set_xticks([])
         for spine in ax.spines.values():
             spine.set_visible(False)
-    if column_labels is not None:
-        axes[-1].set_xticks(_tile_centers(n_cols, w), list(column_labels), fontsize=FONT_SIZE - 1)
-        axes[-1].tick_params(axis="x", length=0)
+    if columns:
+        axes[-1].set_xticks(_tile_centers(n_cols, w), columns, fontsize=SMALL_FONT)
+        axes[-1].tick_params(axis="x", length=0, pad=2)
     if xlabel:
-        axes[-1].set_xlabel(xlabel, fontsize=FONT_SIZE)
-    fig.suptitle(title, fontsize=FONT_SIZE + 2)
+        axes[-1].set_xlabel(xlabel, fontsize=FONT_SIZE, labelpad=2)
+    fig.suptitle(title, fontsize=FONT_SIZE + 2, y=1 - 0.08 / height, va="top")
     return fig
 
 
@@ -187,9 +228,12 @@ def plot_reconstructions(
     for name, recon in reconstructions.items():
         error = np.square(np.asarray(recon, np.float64) - originals).reshape(len(originals), -1).sum(1).mean()
         rows[f"{name}\nerror {error:.2f}"] = np.asarray(recon)
-    column_labels = None if labels is None else [f"label {v}" for v in labels]
     return image_rows(
-        rows, "Test inputs (top) and their reconstructions by each model", scale, column_labels=column_labels
+        rows,
+        "Test inputs (top) and their reconstructions by each model",
+        scale,
+        column_labels=None if labels is None else [str(v) for v in labels],
+        xlabel=None if labels is None else "label of the input",
     )
 
 
@@ -244,15 +288,15 @@ def plot_code_map(codes: Mapping[str, np.ndarray], labels: Sequence | None = Non
             points[:, 0], points[:, 1], s=7, c=colors if colors is not None else "tab:blue", alpha=0.75, linewidths=0
         )
         ax.set_title(name, fontsize=FONT_SIZE + 1)
-        ax.set_xlabel(f"{axis_name}: axis 1", fontsize=FONT_SIZE - 1)
-        ax.set_ylabel(f"{axis_name}: axis 2", fontsize=FONT_SIZE - 1)
-        ax.tick_params(labelsize=FONT_SIZE - 2)
+        ax.set_xlabel(f"{axis_name}: axis 1", fontsize=SMALL_FONT)
+        ax.set_ylabel(f"{axis_name}: axis 2", fontsize=SMALL_FONT)
+        ax.tick_params(labelsize=SMALL_FONT)
     for ax in axes[n_models:]:
         ax.set_visible(False)
     if classes is not None and len(classes) <= 20:
         handles = [axes[0].scatter([], [], s=30, color=palette[i], label=str(c)) for i, c in enumerate(classes)]
-        fig.legend(handles=handles, title="label", loc="outside right center", fontsize=FONT_SIZE - 1, frameon=False)
-    fig.suptitle("Codes of the test inputs, colored by label", fontsize=FONT_SIZE + 2)
+        fig.legend(handles=handles, title="label", loc="outside right center", fontsize=SMALL_FONT, frameon=False)
+    fig.suptitle("Codes of the test inputs" + (", colored by label" if labels is not None else ""), fontsize=FONT_SIZE + 2)
     return fig
 
 
@@ -278,12 +322,12 @@ def plot_training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]])
             best = int(np.nanargmin(val)) + 1
             ax.axvline(best, color="0.4", linestyle=":", linewidth=1)
         ax.set_title(name, fontsize=FONT_SIZE + 1)
-        ax.set_xlabel("epoch", fontsize=FONT_SIZE - 1)
+        ax.set_xlabel("epoch", fontsize=SMALL_FONT)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("loss per sample", fontsize=FONT_SIZE - 1)
-        ax.tick_params(labelsize=FONT_SIZE - 2)
+        ax.set_ylabel("loss per sample", fontsize=SMALL_FONT)
+        ax.tick_params(labelsize=SMALL_FONT)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=FONT_SIZE - 2, frameon=False)
+        ax.legend(fontsize=SMALL_FONT, frameon=False)
     for ax in axes[n_models:]:
         ax.set_visible(False)
     fig.suptitle("Training curves (each model's own loss; dotted: epoch kept)", fontsize=FONT_SIZE + 2)
@@ -312,6 +356,18 @@ def plot_interpolations(paths: Mapping[str, np.ndarray], scale: PixelScale | Non
     )
 
 
+def traversal_change(grid: np.ndarray, scale: PixelScale) -> np.ndarray:
+    """How much each row of a traversal changes its decoding: the mean over features of the
+    range (max - min) across the row, as a fraction of the pixel scale's range.
+
+    Near 0 means the decoder ignores that code dimension (for a VAE: a collapsed,
+    unused dimension).
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    spread = grid.max(axis=1) - grid.min(axis=1)
+    return spread.reshape(len(grid), -1).mean(axis=1) / ((scale.high - scale.low) or 1.0)
+
+
 def plot_traversal(
     grid: np.ndarray,
     dims: Sequence[int],
@@ -322,9 +378,12 @@ def plot_traversal(
     """Latent traversal: row ``i`` decodes one code with dimension ``dims[i]`` set to each of ``values``.
 
     ``grid`` has shape (len(dims), len(values), *sample_shape), as from :func:`aekit.traverse`.
+    Each row's name says how much its decodings change (:func:`traversal_change`).
     """
     grid = np.asarray(grid)
-    rows = {f"z{d}": grid[i] for i, d in enumerate(dims)}
+    scale = scale or PixelScale.for_data(grid.reshape(-1, *grid.shape[2:]))
+    change = traversal_change(grid, scale)
+    rows = {f"z{d}\nchange {c:.0%}": grid[i] for i, (d, c) in enumerate(zip(dims, change))}
     return image_rows(
         rows,
         f"{model_name}: one code dimension changed at a time",
@@ -354,18 +413,70 @@ def plot_anomalies(
         top = np.argsort(-np.asarray(score), kind="stable")[:n_show]
         rows[name] = X[top]
         if labels is None:
-            tile_labels[name] = [f"{score[i]:.1f}" for i in top]
+            tile_labels[name] = [f"{score[i]:.4g}" for i in top]
         else:
-            tile_labels[name] = [f"{score[i]:.1f} ({labels[i]})" for i in top]
+            tile_labels[name] = [f"{score[i]:.4g}\n{labels[i]}" for i in top]
             colors[name] = ["tab:red" if labels[i] == novel_label else "black" for i in top]
     return image_rows(
         rows,
         "Most anomalous test inputs (score = reconstruction error"
-        + (", label in brackets)" if labels is not None else ")"),
+        + (", label under it)" if labels is not None else ")"),
         scale,
         tile_labels=tile_labels,
         tile_label_colors=colors,
     )
+
+
+def plot_detection(
+    scores: Mapping[str, np.ndarray], is_novel: np.ndarray, novel_name: str = "the held-out class"
+) -> Figure:
+    """How well each model's score separates novel inputs: ROC curves, then one histogram per model.
+
+    ``scores`` maps model name -> anomaly score per input (higher = more anomalous);
+    ``is_novel`` marks the inputs of the class the models never saw.  The first panel
+    draws every model's ROC curve (AUROC in the legend); each further panel the
+    model's scores of the seen (blue) and novel (red) inputs, on a log scale when
+    they span more than two decades.
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    is_novel = np.asarray(is_novel, dtype=bool)
+    if is_novel.all() or not is_novel.any():
+        raise ValueError("plot_detection needs both novel and seen inputs; is_novel is all one value.")
+    n_panels = len(scores) + 1
+    n_cols = min(3, n_panels)
+    n_rows = math.ceil(n_panels / n_cols)
+    fig = Figure(figsize=(MAX_WIDTH_INCHES, 3.0 * n_rows + 0.5), layout="constrained", dpi=DPI)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    roc = axes[0]
+    for name, score in scores.items():
+        score = np.asarray(score, dtype=np.float64)
+        fpr, tpr, _ = roc_curve(is_novel, score)
+        roc.plot(fpr, tpr, label=f"{wrap_label(name, 1.6)} {roc_auc_score(is_novel, score):.2f}", linewidth=1.4)
+    roc.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1)
+    roc.set_title("ROC curves (AUROC in legend)", fontsize=FONT_SIZE + 1)
+    roc.set_xlabel("false alarms (seen inputs flagged)", fontsize=SMALL_FONT)
+    roc.set_ylabel(f"{novel_name} caught", fontsize=SMALL_FONT)
+    roc.legend(fontsize=SMALL_FONT, frameon=False, loc="lower right", handlelength=1.2)
+    for ax, (name, score) in zip(axes[1:], scores.items()):
+        score = np.asarray(score, dtype=np.float64)
+        positive = score[score > 0]
+        log = positive.size == score.size and positive.max() > 100 * positive.min()
+        edges = np.geomspace(score.min(), score.max(), 31) if log else np.linspace(score.min(), score.max(), 31)
+        ax.hist(score[~is_novel], bins=edges, density=True, alpha=0.6, color="tab:blue", label="seen classes")
+        ax.hist(score[is_novel], bins=edges, density=True, alpha=0.6, color="tab:red", label=novel_name)
+        if log:
+            ax.set_xscale("log")
+        ax.set_title(name, fontsize=FONT_SIZE + 1)
+        ax.set_xlabel("anomaly score (reconstruction error)", fontsize=SMALL_FONT)
+        ax.set_yticks([])
+        ax.legend(fontsize=SMALL_FONT, frameon=False, loc="best")
+    for ax in axes:
+        ax.tick_params(labelsize=SMALL_FONT)
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    fig.suptitle(f"Telling {novel_name} apart from the seen classes by reconstruction error", fontsize=FONT_SIZE + 2)
+    return fig
 
 
 def plot_denoising(
@@ -420,13 +531,13 @@ def plot_metrics(
         ax.barh(y, np.nan_to_num(values), color=colors)
         for yi, v in zip(y, values):
             text = "n/a" if np.isnan(v) else f"{v:.{spec.decimals}f}"
-            ax.text(0 if np.isnan(v) else v, yi, f" {text}", va="center", fontsize=FONT_SIZE - 1)
+            ax.text(0 if np.isnan(v) else v, yi, f" {text}", va="center", fontsize=SMALL_FONT)
         if reference in names and not np.isnan(values[names.index(reference)]):
             ax.axvline(values[names.index(reference)], color="0.3", linestyle="--", linewidth=1)
         finite = values[np.isfinite(values)]
         ax.set_xlim(0, (finite.max() if finite.size else 1.0) * 1.35 or 1.0)
         ax.set_title(f"{spec.name}\n({'higher' if spec.higher_is_better else 'lower'} is better)", fontsize=FONT_SIZE)
-        ax.tick_params(labelsize=FONT_SIZE - 1)
+        ax.tick_params(labelsize=SMALL_FONT)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, names)
     axes[0].invert_yaxis()
