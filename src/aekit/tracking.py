@@ -1,7 +1,7 @@
-"""Experiment trackers as ``fit`` callbacks: TensorBoard and MLflow.
+"""Experiment trackers as ``fit`` callbacks: TensorBoard and MLflow::
 
->>> logger = TensorBoardLogger("runs/tb", images=X[:8])          # doctest: +SKIP
->>> aekit.VAE().fit(X, callbacks=[logger, MLflowLogger("mlruns")])  # doctest: +SKIP
+    logger = aekit.tracking.TensorBoardLogger("runs/tb", images=X[:8])
+    aekit.VAE().fit(X, callbacks=[logger, aekit.tracking.MLflowLogger("mlruns")])
 
 ``aekit train ... --log tensorboard:DIR`` and ``--log mlflow:DIR`` do the same from the
 command line.  Each logger writes every epoch's history values (``train_loss``,
