@@ -6,8 +6,8 @@ report and a table's report are checked.
 
 Chromium is installed from the OS packages when missing (Debian/Ubuntu, as root, non-interactive);
 the test is skipped, with the reason, only when that is impossible.  The page is checked by a small
-script injected into a copy of the report (the report itself has no scripts) that writes its
-findings into the DOM, which ``--dump-dom`` prints: no DevTools client is needed.
+script injected into a copy of the report (whose own one script is the latent explorer's) that
+writes its findings into the DOM, which ``--dump-dom`` prints: no DevTools client is needed.
 """
 
 from __future__ import annotations

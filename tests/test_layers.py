@@ -23,13 +23,15 @@ LAYERS = [
     "aekit.nn",  # network blocks and likelihoods
     "aekit.models",  # torch modules and loss terms
     "aekit.train",  # the training loop, checkpoints, DDP
-    "aekit.estimators",  # the scikit-learn face, parameters, registry, model files
+    "aekit.estimators",  # the scikit-learn face, parameters, registry, model files, fit callbacks
+    "aekit.tracking",  # TensorBoard and MLflow loggers (fit callbacks)
     "aekit.uses",  # anomaly detection, navigation of the latent space
     "aekit.metrics",  # evaluation functions
-    "aekit.viz",  # figures and the HTML report
+    "aekit.viz",  # figures, the HTML report and its latent explorer
     "aekit",  # the public namespace (aekit/__init__.py)
-    "aekit.runs",  # the run-folder format
+    "aekit.runs",  # the run-folder format (and its ONNX export)
     "aekit.table_runs",  # the run folder of a table model (schema, embeddings)
+    "aekit.run_config",  # aekit train --config and the run folder's config.toml
     "aekit.tour",  # aekit tour / aekit report
     "aekit.table_tour",  # aekit tour on a table
     "aekit.cli",  # the command line

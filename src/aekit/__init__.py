@@ -8,8 +8,9 @@
 """
 
 from aekit import data as datasets
-from aekit import metrics
+from aekit import metrics, tracking
 from aekit.estimators import ESTIMATORS, BaseAutoEncoder, ModelFileError, load_estimator as load
+from aekit.estimators.callbacks import Callback
 from aekit.uses import AnomalyDetector, attribute_vector, interpolate, shift, traverse
 
 globals().update(ESTIMATORS)  # every registered family, by class name (aekit.VAE, aekit.BetaTCVAE, ...)
@@ -20,6 +21,7 @@ __all__ = [
     *ESTIMATORS,
     "AnomalyDetector",
     "BaseAutoEncoder",
+    "Callback",
     "ModelFileError",
     "attribute_vector",
     "datasets",
@@ -27,6 +29,7 @@ __all__ = [
     "load",
     "metrics",
     "shift",
+    "tracking",
     "traverse",
     "__version__",
 ]

@@ -29,8 +29,9 @@ from aekit.data.tables import TABLE_SUFFIXES
 from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import params as parameters, registry
 from aekit.estimators.base import BaseAutoEncoder
-from aekit import runs, table_runs
-from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, load_run
+from aekit.estimators.export import PARTS
+from aekit import run_config, runs, table_runs, tracking
+from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, export_run, load_run
 from aekit.train import MappedArray, distributed
 from aekit.train.checkpoint import CHECKPOINT_FILE, checkpoint_path
 from aekit.train.sources import should_stream
@@ -77,13 +78,20 @@ def _param(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _model_params(cls: type[BaseAutoEncoder], pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """``--param KEY=VALUE`` pairs, each value parsed by that parameter's constraint."""
+def _model_params(
+    cls: type[BaseAutoEncoder], pairs: list[tuple[str, str]], typed: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``--param KEY=VALUE`` pairs, each value parsed by that parameter's constraint, or a
+    config's ``[param]`` table of ``typed`` values (coerced to the parameter's type)."""
     table = cls._param_table
-    unknown = {key for key, _ in pairs} - set(table)
+    typed = typed or {}
+    unknown = ({key for key, _ in pairs} | set(typed)) - set(table)
     if unknown:
         raise UserError(parameters.unknown_params_message(cls.__name__, unknown, table))
-    return {key: table[key].constraint.parse(value) for key, value in pairs}
+    return {
+        **{key: table[key].constraint.coerce(value) for key, value in typed.items()},
+        **{key: table[key].constraint.parse(value) for key, value in pairs},
+    }
 
 
 def write_array(path: str, n_rows: int, blocks: Iterable[np.ndarray]) -> tuple[int, ...]:
@@ -147,7 +155,61 @@ def _recorded_images(run_dir: str) -> dict:
         return {}
 
 
+#: ``aekit train`` flags whose default is not None: None in the namespace means "not given", so that a
+#: --config file's key can fill it (see :func:`_train_args`).
+_TRAIN_DEFAULTS = {
+    "seed": 0,
+    "quiet": False,
+    "resume": False,
+    "overwrite": False,
+    "keep_checkpoint": False,
+    "ddp_timeout": distributed.DEFAULT_TIMEOUT_SECONDS,
+}
+
+
+def _train_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill ``args`` from --config (the command line wins) and the defaults; check the required
+    values; return the config's ``[param]`` table."""
+    config_params: dict[str, Any] = {}
+    if args.config:
+        config_params = run_config.merge_config(args, args.parser, run_config.read_config(args.config), args.config)
+    for name, default in _TRAIN_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.log:
+        tracking.parse_log_spec(args.log)  # a malformed --log fails before any data is read
+    missing = [f"{'--' if name != 'model' else ''}{name}" for name in ("model", "data", "out") if getattr(args, name) is None]
+    if missing:
+        raise UserError(
+            f"{', '.join(missing)} not given: pass {'them' if len(missing) > 1 else 'it'} on the command line "
+            "or as keys of a --config file (e.g. aekit train vae --data mnist.npz --out runs/vae)."
+        )
+    return config_params
+
+
+def _loggers(args: argparse.Namespace, images: np.ndarray | None) -> list[Any]:
+    """The --log trackers (on the main process only); ``args.log`` is rewritten with absolute
+    targets, so that the run's config.toml logs to the same places from anywhere."""
+    if not args.log:
+        return []
+    specs = [
+        (kind, str(Path(target).resolve()) if kind == "tensorboard" else tracking.MLflowLogger._uri(target))
+        for kind, target in tracking.parse_log_spec(args.log)
+    ]
+    args.log = ",".join(f"{kind}:{target}" for kind, target in specs)
+    if not distributed.is_main_process():
+        return []
+    try:
+        return [
+            tracking.TensorBoardLogger(target, images=images) if kind == "tensorboard" else tracking.MLflowLogger(target)
+            for kind, target in specs
+        ]
+    except ImportError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_train(args: argparse.Namespace) -> None:
+    config_params = _train_args(args)
     cls = registry.cli_models()[args.model]
     loaded = _load(args)
     X = loaded.X
@@ -160,6 +222,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         **{name: getattr(args, name) for name in _train_flags() if getattr(args, name) is not None},
         "random_state": args.seed,
         "verbose": 0 if args.quiet else 1,
+        **_model_params(cls, [], config_params),
         **_model_params(cls, args.param or []),
         **({"categorical": _columns(args.categorical) or None, "numeric": _columns(args.numeric) or None} if table else {}),
     }
@@ -214,8 +277,9 @@ def _train(
         print(f"aekit train: no checkpoint in {out} yet; starting from the first epoch", file=sys.stderr)
     # A file too large for memory is scaled batch by batch as it is read.
     X_fit = X if table else MappedArray(X, preprocessing.apply) if should_stream(X) else preprocessing.apply(X)
+    callbacks = _loggers(args, None if table else preprocessing.apply(np.asarray(X[: tracking.MAX_GRID_IMAGES])))
     started = time.perf_counter()
-    estimator.fit(X_fit, checkpoint_dir=out, resume=args.resume)
+    estimator.fit(X_fit, checkpoint_dir=out, resume=args.resume, callbacks=callbacks)
     seconds = time.perf_counter() - started
     if not distributed.is_main_process():
         return
@@ -241,6 +305,8 @@ def _train(
     runs.commit(out, summary, required)
     if not args.keep_checkpoint:  # the model is saved; the checkpoint (weights, optimizer, best weights) is spare
         checkpoint_path(out).unlink(missing_ok=True)
+    config = run_config.resolved_config(args, args.parser, estimator, tuple(_train_flags()), _CLI_MANAGED)
+    run_config.write_config(out / run_config.CONFIG_FILE, config)
     decided = [
         f"{name}={getattr(estimator, name + '_')!r}"
         for name in ("latent_dim", "likelihood")
@@ -452,6 +518,39 @@ def cmd_tour(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    parts = tuple(_columns(args.part)) or PARTS
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise UserError(f"--part {args.part}: {unknown} is not a part; choose from {','.join(PARTS)}.")
+    try:
+        paths = export_run(args.run_dir, args.out, parts)
+    except ImportError as exc:
+        raise UserError(str(exc)) from None
+    print(f"wrote {', '.join(p.name for p in paths)} (ONNX, dynamic batch, the run's input scaling inside) to {args.out}")
+
+
+def _add_export_command(commands: Any) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a trained model's encoder, decoder and score as ONNX graphs",
+        description=textwrap.fill(
+            "Write <part>.onnx for the run's encoder (x -> code), decoder (z -> reconstruction) and score "
+            "(x -> score, higher = more typical), each with a dynamic batch axis. The graphs take and return "
+            "data as the run's files hold them: the run's scaling (uint8 pixels / 255, standardized columns, "
+            "a table's numeric columns) is inside them. A table's categorical columns enter as category "
+            "indices (listed in schema.json and in each graph's metadata).",
+            width=100,
+        ),
+        epilog="Example: aekit export runs/vae --format onnx --out runs/vae/onnx",
+    )
+    export.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
+    export.add_argument("--format", choices=("onnx",), default="onnx", help="graph format (default: onnx)")
+    export.add_argument("--out", required=True, help="folder to write encoder.onnx, decoder.onnx, score.onnx into")
+    export.add_argument("--part", metavar="PART,...", help=f"only these parts (default: {','.join(PARTS)})")
+    export.set_defaults(func=cmd_export)
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from aekit.tour import run_report
 
@@ -555,9 +654,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=_train_epilog(),
     )
-    train.add_argument("model", choices=sorted(registry.cli_models()), help="which autoencoder")
-    train.add_argument("--data", required=True, help=".npy, .npz or .csv file, or a folder of images")
-    train.add_argument("--out", required=True, help="run folder to write model.safetensors into")
+    train.add_argument("model", nargs="?", choices=sorted(registry.cli_models()), help="which autoencoder")
+    train.add_argument("--data", help=".npy, .npz or .csv file, or a folder of images (required, here or in --config)")
+    train.add_argument("--out", help="run folder to write model.safetensors into (required, here or in --config)")
+    train.add_argument(
+        "--config",
+        metavar="TOML",
+        help="read the flags from a TOML file: one key per flag (batch_size = 64) and a [param] table; flags "
+        f"given here override it. Every run folder holds its resolved {run_config.CONFIG_FILE}",
+    )
     for name, param in _train_flags().items():
         choices = getattr(param.constraint, "options", None)
         train.add_argument(
@@ -576,15 +681,22 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train.add_argument("--numeric", metavar="COL,...", help="table columns to treat as numbers whatever their type")
     _add_image_flags(train, "(default: the most common size among the files)", "(default: rgb if any file is in colour)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     train.add_argument(
         "--param", type=_param, action="append", metavar="KEY=VALUE", help="any other estimator parameter, e.g. beta=4"
     )
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true", default=None, help="no progress bar")
+    train.add_argument(
+        "--log",
+        metavar="KIND:DIR",
+        help="also track the run: tensorboard:DIR (scalars per epoch, a reconstruction grid of images) or "
+        "mlflow:DIR (an MLflow folder store, or any tracking URI: params, metrics per epoch, the model file); "
+        "several separated by commas",
+    )
     train.add_argument(
         "--ddp-timeout",
         type=_positive_seconds,
-        default=distributed.DEFAULT_TIMEOUT_SECONDS,
+        default=None,
         metavar="SECONDS",
         help="under torchrun: how long a rank waits for the others in a collective before the job stops "
         f"with an error naming the cause (default {distributed.DEFAULT_TIMEOUT_SECONDS:g})",
@@ -592,23 +704,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--overwrite",
         action="store_true",
+        default=None,
         help="replace the run already in --out (without it, an --out that holds a run is refused)",
     )
     train.add_argument(
         "--keep-checkpoint",
         action="store_true",
+        default=None,
         help="keep checkpoint.safetensors after training, to continue later with --resume --epochs N "
         "(by default it is removed once the model is saved: it holds several copies of the weights)",
     )
     train.add_argument(
         "--resume",
         action="store_true",
+        default=None,
         help="continue from the checkpoint in --out (same model, parameters and data; --epochs may grow, for a "
         "finished run if it was trained with --keep-checkpoint). "
         "On CPU the result is bit-identical to an uninterrupted run when both use the same number of "
         "threads (a conv model's sums depend on it)",
     )
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, parser=train)
 
     impute = DataCommand("table with every missing cell filled from the model (table runs), as CSV or Parquet", None, False)
     for name, command in {**DATA_COMMANDS, "impute": impute}.items():
@@ -662,6 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="output .npy or .csv file, or a folder/ of PNGs (image models)")
     sample.add_argument("--seed", type=int, default=None, help="random seed (default: fresh randomness)")
     sample.set_defaults(func=cmd_sample)
+    _add_export_command(commands)
     return parser
 
 

@@ -18,8 +18,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from aekit.data.preprocessing import Preprocessing
 from aekit.estimators.base import BaseAutoEncoder
+from aekit.estimators.export import PARTS, InputScaling
 from aekit.estimators.persistence import load_estimator
 from aekit.utils.files import atomic_write, remove_stale_temporaries
 
@@ -125,3 +128,30 @@ def load_run(run_dir: str | os.PathLike) -> tuple[BaseAutoEncoder, Preprocessing
             "the model would see unscaled data. Train the run again."
         )
     return load_estimator(run / MODEL_FILE), preprocessing
+
+
+def input_scaling(preprocessing: Preprocessing) -> InputScaling | None:
+    """The run's input scaling as the exported graphs apply it (None: inputs are used as they are)."""
+    if preprocessing.kind == "unit_scale":
+        return InputScaling(offset=0.0, scale=255.0, clip=(0.0, 255.0))
+    if preprocessing.kind == "standardize":
+        return InputScaling(offset=np.asarray(preprocessing.mean), scale=np.asarray(preprocessing.scale))
+    return None
+
+
+def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, parts: tuple[str, ...] = PARTS) -> list[Path]:
+    """Write ``<part>.onnx`` for each of ``parts`` of the run's model into ``out_dir``; returns the paths.
+
+    The encoder and score graphs take raw rows as the run's data files hold them
+    (uint8 pixels, unscaled CSV columns; a table run's numeric columns in their units),
+    and the decoder returns them, because the run's scaling is inside the graphs.
+    """
+    estimator, preprocessing = load_run(run_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for part in parts:
+        path = out / f"{part}.onnx"
+        estimator.export_onnx(path, part, input_scaling(preprocessing))
+        paths.append(path)
+    return paths

@@ -45,6 +45,7 @@ from aekit.estimators import registry
 from aekit.runs import RUN_FILE, load_run
 from aekit.utils.files import atomic_write
 from aekit.viz import MetricSpec, MetricsTable, ReportFigure
+from aekit.viz.explorer import latent_explorer
 
 METRICS = (
     MetricSpec("reconstruction_error", "test reconstruction error", 3, higher_is_better=False),
@@ -789,6 +790,7 @@ def write_outputs(
         + ("AUROC: reconstruction error as a detector of the held-out class. " if data.held_out is not None else "")
         + "n/a: not available for this data."
     )
+    explorer, _ = latent_explorer({name: r.model for name, r in results.items()}, data.X_test)
     text = viz.render_report(
         title,
         intro,
@@ -797,6 +799,7 @@ def write_outputs(
         command,
         versions(),
         details,
+        explorer,
     )
     viz.write_report(out / "report.html", text)
     document = {

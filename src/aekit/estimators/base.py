@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +30,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.estimators import params as parameters, registry
+from aekit.estimators import export
+from aekit.estimators.callbacks import call as call_callbacks, check_callbacks
 from aekit.estimators.code_density import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
 from aekit.estimators.params import SHARED_PARAMS, Param
 from aekit.estimators.persistence import save_estimator
@@ -470,8 +473,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The checkpoint, when ``fit`` was given a ``checkpoint_dir``, covers this
         (final) training run.
         """
+        callbacks = getattr(self, "_callbacks", [])
         return Trainer(self._train_config()).fit(
-            self.module_, x_train, x_val, condition_train, condition_val, checkpoint=getattr(self, "_checkpoint", None)
+            self.module_,
+            x_train,
+            x_val,
+            condition_train,
+            condition_val,
+            checkpoint=getattr(self, "_checkpoint", None),
+            on_epoch_end=(lambda epoch, row: call_callbacks(callbacks, "on_epoch_end", self, epoch, row)) if callbacks else None,
         )
 
     def _run_fingerprint(self, X: np.ndarray | MappedArray) -> dict[str, Any]:
@@ -488,7 +498,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         }
 
     def fit(
-        self, X: Any, y: Any = None, *, checkpoint_dir: str | None = None, resume: bool = False
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        checkpoint_dir: str | None = None,
+        resume: bool = False,
+        callbacks: Iterable[Any] | None = None,
     ) -> BaseAutoEncoder:
         """Train on ``X`` (n, d), (n, h, w) or (n, c, h, w). ``y`` is ignored.
 
@@ -501,6 +517,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         On CPU a resumed run gives the same weights bit for bit, when it runs with the
         same number of threads (``torch.get_num_threads()``): a convolution's sums are
         ordered by thread, so a conv model's last bits depend on the thread count.
+        ``callbacks`` are objects with ``on_epoch_end(estimator, epoch, history_row)`` and/or
+        ``on_fit_end(estimator)`` (see :mod:`aekit.estimators.callbacks`; loggers for
+        TensorBoard and MLflow are in :mod:`aekit.tracking`).
         Under torchrun, training runs with DistributedDataParallel on every rank.
 
         Returns the fitted estimator.  Raises :class:`aekit.train.TrainingDivergedError`
@@ -512,9 +531,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # One writer per checkpoint folder: another process training into it is refused, naming its PID.
         writing = checkpoint_dir is not None and distributed.is_main_process()
         with denormals_flushed(), folder_lock(checkpoint_dir) if writing else contextlib.nullcontext():
-            return self._fit(X, y, checkpoint_dir, resume)
+            return self._fit(X, y, checkpoint_dir, resume, check_callbacks(callbacks))
 
-    def _fit(self, X: Any, y: Any, checkpoint_dir: str | None, resume: bool) -> BaseAutoEncoder:
+    def _fit(
+        self, X: Any, y: Any, checkpoint_dir: str | None, resume: bool, callbacks: list[Any]
+    ) -> BaseAutoEncoder:
         self._validate_params()
         X = self._validate_X(X, reset=True)
         condition = self._prepare_fit(X, y)
@@ -543,6 +564,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if checkpoint_dir is None
             else Checkpoint(checkpoint_path(checkpoint_dir), self._run_fingerprint(X), resume=bool(resume))
         )
+        self._callbacks = callbacks
         try:
             with torch_seeded(seed, self.device_):
                 self.module_ = self._build_module().to(self.device_)
@@ -557,11 +579,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.n_epochs_ = len(exc.history["epoch"])
             raise
         finally:
-            del self._checkpoint
+            del self._checkpoint, self._callbacks
         self.n_epochs_ = len(self.history_["epoch"])
         self._ready_for_inference()
         if not self._samples_from_prior:
             self._keep_codes_for_density(x_train, None if c is None else c[train_idx], rng)
+        call_callbacks(callbacks, "on_fit_end", self)
         return self
 
     def _keep_codes_for_density(self, x: torch.Tensor, condition: torch.Tensor | None, rng: np.random.RandomState) -> None:
@@ -638,7 +661,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ELBO for the VAE (see :meth:`aekit.VAE.score_samples`).
         """
         X = self._validate_X(X, reset=False)
-        return never_nan(self._map_batches(self.module_.score, self._to_tensor(X)).astype(np.float64), -np.inf)
+        return never_nan(self._map_batches(self._score_tensor, self._to_tensor(X)).astype(np.float64), -np.inf)
+
+    def _score_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`score_samples` on a batch in model layout (what the exported score graph computes)."""
+        return self.module_.score(x)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
         """Decode ``n_samples`` codes drawn from the prior, or from a density fitted on the training codes.
@@ -675,6 +702,46 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def score(self, X: Any, y: Any = None) -> float:
         """Mean of :meth:`score_samples` (higher is better), for model selection."""
         return float(np.mean(self.score_samples(X)))
+
+    # ------------------------------------------------------------------ export
+    def export_onnx(self, path: str | os.PathLike, part: str = "encoder", input_scaling: Any = None) -> None:
+        """Write one fitted part as an ONNX graph (one file, dynamic batch axis), atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.onnx`` file to write.
+        part : {"encoder", "decoder", "score"}
+            ``"encoder"``: ``x`` (batch, *input_shape) -> ``code`` (batch, latent_dim), as
+            :meth:`transform`; ``"decoder"``: ``z`` -> ``reconstruction`` in the input's shape,
+            as :meth:`inverse_transform`; ``"score"``: ``x`` -> ``score`` (batch,), as
+            :meth:`score_samples`.
+        input_scaling : aekit.estimators.export.InputScaling, optional
+            The scaling of raw inputs that the model was trained after (``aekit export``
+            passes a run folder's), applied inside the graph: ``(x - offset) / scale`` on
+            the way in, its inverse (and clip) on the decoder's way out.
+
+        The graph's ``metadata_props`` hold the part, the input and output layout
+        (``aekit.*`` keys, JSON values).  Needs the ``onnx`` extra (onnx, onnxruntime,
+        onnxscript).  Raises ValueError for an unknown part.
+        """
+        check_is_fitted(self)
+        functions = {"encoder": self.module_.encode, "decoder": self.module_.decode, "score": self._score_tensor}
+        export.export_part(
+            path,
+            part,
+            functions.get(part),
+            self.module_,
+            sample_shape=self.input_shape_,
+            model_shape=self.model_shape_,
+            latent_dim=self.latent_dim_,
+            scaling=input_scaling,
+            metadata={"estimator": type(self).__name__, **self._onnx_metadata()},
+        )
+
+    def _onnx_metadata(self) -> dict[str, Any]:
+        """What a service needs to know besides the layout (a table model: its columns)."""
+        return {}
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str) -> None:

@@ -20,6 +20,7 @@ from torch import nn
 
 from aekit.data.corruption import MissingCells
 from aekit.data.tables import TableError, TableSchema, as_frame
+from aekit.estimators import export
 from aekit.estimators.autoencoder import AutoEncoder
 from aekit.estimators.params import AnyValue, Choice, Integer, Param, Real, changed
 from aekit.estimators.vae import VAE
@@ -159,16 +160,15 @@ class TabularMixin:
         out = self._map_batches(self.module_.reconstruct, self._to_tensor(encoded))
         return self._decode_frame(out, self._to_frame_index(X))
 
-    def _column_nll(self, encoded: np.ndarray) -> np.ndarray:
+    def _cell_losses(self, xb: torch.Tensor) -> torch.Tensor:
+        """The weighted loss of every cell of the encoded rows ``xb``, (n, n_columns)."""
         module = self.module_
-        likelihood = module.likelihood
+        code = module.encode(xb)
+        out = module.decoder(code) if not hasattr(module, "decoder_output") else module.decoder_output(code)
+        return module.likelihood.column_nll(out, xb) * module.likelihood.weights
 
-        def cells(xb: torch.Tensor) -> torch.Tensor:
-            code = module.encode(xb)
-            out = module.decoder(code) if not hasattr(module, "decoder_output") else module.decoder_output(code)
-            return likelihood.column_nll(out, xb) * likelihood.weights
-
-        return self._map_batches(cells, self._to_tensor(encoded)).astype(np.float64)
+    def _column_nll(self, encoded: np.ndarray) -> np.ndarray:
+        return self._map_batches(self._cell_losses, self._to_tensor(encoded)).astype(np.float64)
 
     def column_errors(self, X: Any) -> Any:
         """Per-column reconstruction errors as a DataFrame (rows of ``X`` x columns), higher = worse.
@@ -205,6 +205,34 @@ class TabularMixin:
                 except (TypeError, ValueError):
                     result[name] = column
         return result
+
+    # ------------------------------------------------------------------ export
+    def export_onnx(self, path: Any, part: str = "encoder", input_scaling: Any = None) -> None:
+        """Write one fitted part as an ONNX graph over raw rows (see :meth:`aekit.AutoEncoder.export_onnx`).
+
+        The graph takes (batch, n_columns) float32 rows in the training columns' order:
+        numeric columns in their own units (the graph standardizes them as ``fit``
+        did), categorical columns as the index of the category in
+        ``schema_["columns"][j]["categories"]`` (NaN marks a missing cell in either).
+        Mapping strings to those indices is the caller's step: the categories are in the
+        graph's ``aekit.columns`` metadata.  The decoder returns numeric columns in
+        their units and each categorical column's most likely category index.
+        """
+        if input_scaling is not None:
+            raise ValueError(
+                f"{type(self).__name__} standardizes its numeric columns itself (from its schema); "
+                "call export_onnx without input_scaling."
+            )
+        schema = self.schema
+        numeric = [c.kind == "numeric" for c in schema.columns]
+        scaling = export.InputScaling(
+            offset=np.array([c.mean if n else 0.0 for c, n in zip(schema.columns, numeric)]),
+            scale=np.array([c.scale if n else 1.0 for c, n in zip(schema.columns, numeric)]),
+        )
+        super().export_onnx(path, part, scaling)
+
+    def _onnx_metadata(self) -> dict[str, Any]:
+        return {"columns": [{"name": c.name, "kind": c.kind, "categories": c.categories} for c in self.schema.columns]}
 
     # ------------------------------------------------------------------ category embeddings
     @property
@@ -279,6 +307,9 @@ class TabularAutoEncoder(TabularMixin, AutoEncoder):
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus :meth:`reconstruction_error` (higher = more typical)."""
         return -self.reconstruction_error(X)
+
+    def _score_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        return -self._cell_losses(x).sum(1)
 
 
 class TabularVAE(TabularMixin, VAE):

@@ -217,6 +217,16 @@ class VAE(BaseAutoEncoder):
         x_hat = self._map_batches(self.module_.reconstruct, self._to_tensor(X), *self._condition(y, X.shape[0]))
         return self._to_input_layout(x_hat, self._output_dtype(X))
 
+    def export_onnx(self, path: Any, part: str = "encoder", input_scaling: Any = None) -> None:
+        if getattr(self, "conditional", False):
+            raise ValueError(
+                "a conditional VAE's graphs would need the label as a second input, which export_onnx does not "
+                "write yet; export a VAE fitted without conditional=True."
+            )
+        super().export_onnx(path, part, input_scaling)
+
+    export_onnx.__doc__ = BaseAutoEncoder.export_onnx.__doc__
+
     def log_likelihood(
         self,
         X: Any,

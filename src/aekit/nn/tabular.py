@@ -21,7 +21,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from aekit.nn.blocks import MLPEncoder
@@ -157,7 +156,9 @@ class MixedLikelihood(Likelihood):
             missing = torch.isnan(target)
             unseen = target >= k
             index = torch.where(missing | unseen, torch.zeros_like(target), target).long()
-            ce = F.cross_entropy(column_logits, index, reduction="none")
+            # log-softmax and gather rather than F.cross_entropy: the same values, and an exported
+            # graph whose shapes onnxruntime infers without a warning.
+            ce = -column_logits.log_softmax(1).gather(1, index[:, None])[:, 0]
             cells[:, j] = torch.where(missing, torch.zeros_like(ce), torch.where(unseen, torch.full_like(ce, UNSEEN_NLL), ce))
         return cells
 

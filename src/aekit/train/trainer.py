@@ -18,6 +18,7 @@ import copy
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -199,7 +200,10 @@ class Trainer:
         condition_train: torch.Tensor | None = None,
         condition_val: torch.Tensor | None = None,
         checkpoint: Checkpoint | None = None,
+        on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
     ) -> dict[str, list]:
+        """Train ``module`` and return its history; ``on_epoch_end(epoch, row)`` is called after
+        every epoch (1-based, on the main process) with that epoch's history values."""
         if x_train.shape[0] < module.min_batch:
             raise ValueError(
                 f"{self.config.description}: its loss needs batches of at least {module.min_batch} rows "
@@ -216,9 +220,11 @@ class Trainer:
             x_val = None
         # On CPU, denormal Adam moments slow every step; the caller's numerics are restored afterwards.
         with denormals_flushed() if x_train.device.type == "cpu" else contextlib.nullcontext():
-            return self._fit(module, x_train, x_val, condition_train, condition_val, checkpoint)
+            return self._fit(module, x_train, x_val, condition_train, condition_val, checkpoint, on_epoch_end)
 
-    def _fit(self, module, x_train, x_val, condition_train, condition_val, checkpoint) -> dict[str, list]:
+    def _fit(
+        self, module, x_train, x_val, condition_train, condition_val, checkpoint, on_epoch_end
+    ) -> dict[str, list]:
         cfg = self.config
         device = x_train.device
         ctx = distributed.context()
@@ -369,6 +375,8 @@ class Trainer:
                 )
                 if ctx.is_main:
                     checkpoint.save(state)
+            if on_epoch_end is not None and ctx.is_main:
+                on_epoch_end(epoch + 1, {name: values[-1] for name, values in history.items()})
             if finished:
                 break
         progress.close()

@@ -1,11 +1,12 @@
 """The self-contained HTML report: one file, PNG figures embedded as data URIs.
 
 No scripts, fonts, stylesheets or images are fetched: the file opens offline and can
-be mailed or attached as it is.  The CSS reflows from laptop to phone widths, with
-no script: on a narrow screen every table stacks into one card per row (each value
-beside its column's name), figures scale down to the page width, and tapping a
-figure shows it at full size, scrolling sideways inside its own box (the ``:target``
-of a link), so its text is as large as on a laptop.
+be mailed or attached as it is; its one script, the latent explorer's, is inline.  The
+CSS reflows from laptop to phone widths, with no script: on a narrow screen every
+table stacks into one card per row (each value beside its column's name), figures
+scale down to the page width, and tapping a figure shows it at full size, scrolling
+sideways inside its own box (the ``:target`` of a link), so its text is as large as
+on a laptop.
 """
 
 from __future__ import annotations
@@ -158,12 +159,15 @@ def render_report(
     command: str,
     versions: Mapping[str, str],
     details: Mapping[str, str] | None = None,
+    explorer: str = "",
 ) -> str:
     """The whole report as one HTML string.
 
     ``intro``, captions and table cells are plain text (escaped here); ``command`` is
     the command line that produced the report; ``versions`` and ``details`` are shown
-    as name/value lists at the end.
+    as name/value lists at the end.  ``explorer`` is the HTML of
+    :func:`aekit.viz.explorer.latent_explorer` (its one script runs the decoders in
+    the page), shown after the figures.
     """
     esc = html.escape
     contents = "".join(f'<li><a href="#{esc(_slug(f.title))}">{esc(f.title)}</a></li>' for f in figures)
@@ -188,7 +192,7 @@ def render_report(
 {_table(table, "metrics")}
 <p>{esc(table.note)}</p>
 <nav><strong>Figures</strong><ol>{contents}</ol></nav>
-{sections}<h2 id="provenance">How this report was made</h2>
+{sections}{_explorer_section(explorer)}<h2 id="provenance">How this report was made</h2>
 <p>Command:</p>
 <pre id="command">{esc(command)}</pre>
 <dl class="versions">{pairs(details or {})}{pairs(versions)}</dl>
@@ -196,6 +200,20 @@ def render_report(
 </body>
 </html>
 """
+
+
+def _explorer_section(explorer: str) -> str:
+    if not explorer:
+        return ""
+    return (
+        '<section id="latent-explorer"><h2>Latent explorer</h2><p>Drag a slider to move one coordinate of the '
+        "code; the image is decoded in this page as you move it (the decoder's weights are embedded). Sliders "
+        "start at the code of the first test input and are ranked by how much the model uses each coordinate: "
+        "the mean KL divergence to the prior for VAE-family models, the variance of the test codes otherwise "
+        "(the ten most used get a slider, the others keep their start value); each spans the test codes' mean "
+        "plus or minus three standard deviations.</p>"
+        f"{explorer}</section>\n"
+    )
 
 
 def write_report(path: str | os.PathLike, text: str) -> None:
