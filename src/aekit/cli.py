@@ -17,26 +17,25 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import aekit
+from aekit import run_config
 from aekit.data.images import COLORS, parse_size, write_image_folder
-from aekit.data.loaded import LoadedData
 from aekit.data.loading import load_data
 from aekit.data.tables import TABLE_SUFFIXES
 from aekit.data.preprocessing import Preprocessing
-from aekit.estimators import params as parameters, registry
-from aekit.estimators.base import BaseAutoEncoder
-from aekit.estimators.export import PARTS
-from aekit import run_config, runs, table_runs, tracking
-from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, export_run, load_run
-from aekit.train import MappedArray, distributed
-from aekit.train.checkpoint import CHECKPOINT_FILE, checkpoint_path
-from aekit.train.sources import should_stream
-from aekit.uses.anomaly import AnomalyDetector
 from aekit.utils.files import FolderBusyError, atomic_write, check_writable, folder_lock
+
+# The estimators (scikit-learn, torch) are imported by the commands that use them, and the
+# `train` and `export` arguments are built only when that command is parsed: `aekit --help`
+# and every command's --help start without them.
+if TYPE_CHECKING:
+    from aekit.data.loaded import LoadedData
+    from aekit.estimators import params as parameters
+    from aekit.estimators.base import BaseAutoEncoder
 
 #: ``aekit train`` sets these itself (--seed and --quiet), whatever their table says.
 _CLI_MANAGED = ("random_state", "verbose")
@@ -48,6 +47,7 @@ class UserError(Exception):
 
 def _flag_parser(param: parameters.Param) -> Callable[[str], Any]:
     """argparse ``type`` for a parameter's flag: its constraint's parse, its errors shown as they are."""
+    from aekit.estimators import params as parameters
 
     def parse(text: str) -> Any:
         try:
@@ -83,6 +83,8 @@ def _model_params(
 ) -> dict[str, Any]:
     """``--param KEY=VALUE`` pairs, each value parsed by that parameter's constraint, or a
     config's ``[param]`` table of ``typed`` values (coerced to the parameter's type)."""
+    from aekit.estimators import params as parameters
+
     table = cls._param_table
     typed = typed or {}
     unknown = ({key for key, _ in pairs} | set(typed)) - set(table)
@@ -149,6 +151,8 @@ def _image_settings(loaded: LoadedData, path: str) -> dict | None:
 
 
 def _recorded_images(run_dir: str) -> dict:
+    from aekit.runs import RUN_FILE
+
     try:
         return json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8")).get("image_folder") or {}
     except (OSError, ValueError, AttributeError):
@@ -156,24 +160,26 @@ def _recorded_images(run_dir: str) -> dict:
 
 
 #: ``aekit train`` flags whose default is not None: None in the namespace means "not given", so that a
-#: --config file's key can fill it (see :func:`_train_args`).
+#: --config file's key can fill it (see :func:`_train_args`); --ddp-timeout's default is distributed's.
 _TRAIN_DEFAULTS = {
     "seed": 0,
     "quiet": False,
     "resume": False,
     "overwrite": False,
     "keep_checkpoint": False,
-    "ddp_timeout": distributed.DEFAULT_TIMEOUT_SECONDS,
 }
 
 
 def _train_args(args: argparse.Namespace) -> dict[str, Any]:
     """Fill ``args`` from --config (the command line wins) and the defaults; check the required
     values; return the config's ``[param]`` table."""
+    from aekit import tracking
+    from aekit.train import distributed
+
     config_params: dict[str, Any] = {}
     if args.config:
         config_params = run_config.merge_config(args, args.parser, run_config.read_config(args.config), args.config)
-    for name, default in _TRAIN_DEFAULTS.items():
+    for name, default in {**_TRAIN_DEFAULTS, "ddp_timeout": distributed.DEFAULT_TIMEOUT_SECONDS}.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
     if args.log:
@@ -190,6 +196,9 @@ def _train_args(args: argparse.Namespace) -> dict[str, Any]:
 def _loggers(args: argparse.Namespace, images: np.ndarray | None) -> list[Any]:
     """The --log trackers (on the main process only); ``args.log`` is rewritten with absolute
     targets, so that the run's config.toml logs to the same places from anywhere."""
+    from aekit import tracking
+    from aekit.train import distributed
+
     if not args.log:
         return []
     specs = [
@@ -209,6 +218,10 @@ def _loggers(args: argparse.Namespace, images: np.ndarray | None) -> list[Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from aekit import table_runs
+    from aekit.estimators import registry
+    from aekit.train import distributed
+
     config_params = _train_args(args)
     cls = registry.cli_models()[args.model]
     loaded = _load(args)
@@ -252,6 +265,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def _refuse_existing_run(out: Path, args: argparse.Namespace) -> None:
     """A run folder already holding a run is replaced only on request (--overwrite), or continued (--resume)."""
+    from aekit.runs import MODEL_FILE, RUN_FILE
+    from aekit.train.checkpoint import CHECKPOINT_FILE
+
     if args.resume or args.overwrite or not out.is_dir():
         return
     held = [name for name in (RUN_FILE, MODEL_FILE, CHECKPOINT_FILE) if (out / name).exists()]
@@ -273,6 +289,12 @@ def _train(
     out: Path,
 ) -> None:
     """Fit, then (rank 0) write the run folder as one unit: run.json, listing the others, last."""
+    from aekit import runs, table_runs, tracking
+    from aekit.runs import MODEL_FILE, PREPROCESSING_FILE
+    from aekit.train import MappedArray, distributed
+    from aekit.train.checkpoint import checkpoint_path
+    from aekit.train.sources import should_stream
+
     if args.resume and not checkpoint_path(out).is_file():
         print(f"aekit train: no checkpoint in {out} yet; starting from the first epoch", file=sys.stderr)
     # A file too large for memory is scaled batch by batch as it is read.
@@ -353,6 +375,9 @@ DATA_COMMANDS = {
 
 def _refuse_same_file(data: str, out: Path, run_dir: str | None = None) -> None:
     """Refuse an output that would overwrite the input data or a file of the run folder."""
+    from aekit.runs import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE
+    from aekit.train.checkpoint import CHECKPOINT_FILE
+
     inputs = [Path(data)]
     if run_dir is not None:
         inputs += [Path(run_dir) / name for name in (MODEL_FILE, PREPROCESSING_FILE, RUN_FILE, CHECKPOINT_FILE)]
@@ -367,6 +392,11 @@ def _check_output_location(out: Path) -> None:
 
 
 def cmd_apply(args: argparse.Namespace) -> None:
+    from aekit import table_runs
+    from aekit.runs import load_run
+    from aekit.train import MappedArray
+    from aekit.train.sources import should_stream
+
     out = Path(args.out)
     _refuse_same_file(args.data, out, args.run_dir)
     _check_output_location(out)
@@ -410,6 +440,10 @@ def cmd_apply(args: argparse.Namespace) -> None:
 
 def cmd_detect(args: argparse.Namespace) -> None:
     """Flag the outliers of DATA with a run's model, at a threshold set on its training data (or inliers)."""
+    from aekit import runs, table_runs
+    from aekit.runs import load_run
+    from aekit.uses.anomaly import AnomalyDetector
+
     out = Path(args.out)
     _refuse_same_file(args.data, out, args.run_dir)
     _check_output_location(out)
@@ -455,6 +489,9 @@ def cmd_detect(args: argparse.Namespace) -> None:
 
 def _apply_table(args: argparse.Namespace) -> None:
     """encode / score / reconstruct / impute with a table run: the file is checked against its schema."""
+    from aekit import table_runs
+    from aekit.runs import load_run
+
     loaded = load_data(args.data, drop=_columns(args.drop))
     if loaded.frame is None:
         raise UserError(f"{args.run_dir} holds a table model; pass a CSV or Parquet table, not {args.data}.")
@@ -484,6 +521,8 @@ def _as_pixels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    from aekit.runs import load_run
+
     _check_output_location(Path(args.out))
     estimator, preprocessing = load_run(args.run_dir)
     samples = preprocessing.invert(estimator.sample(args.n, random_state=args.seed))
@@ -519,6 +558,9 @@ def cmd_tour(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    from aekit.estimators.export import PARTS
+    from aekit.runs import export_run
+
     parts = tuple(_columns(args.part)) or PARTS
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
@@ -531,7 +573,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def _add_export_command(commands: Any) -> None:
-    export = commands.add_parser(
+    commands.add_parser(
         "export",
         help="write a trained model's encoder, decoder and score as ONNX graphs",
         description=textwrap.fill(
@@ -543,7 +585,13 @@ def _add_export_command(commands: Any) -> None:
             width=100,
         ),
         epilog="Example: aekit export runs/vae --format onnx --out runs/vae/onnx",
+        arguments=_export_arguments,
     )
+
+
+def _export_arguments(export: argparse.ArgumentParser) -> None:
+    from aekit.estimators.export import PARTS
+
     export.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
     export.add_argument("--format", choices=("onnx",), default="onnx", help="graph format (default: onnx)")
     export.add_argument("--out", required=True, help="folder to write encoder.onnx, decoder.onnx, score.onnx into")
@@ -560,6 +608,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------- parser
 def _train_flags() -> dict[str, parameters.Param]:
     """The parameters every CLI model shares that have an ``aekit train`` flag (from the parameter table)."""
+    from aekit.estimators import params as parameters
+    from aekit.estimators import registry
+
     flags = parameters.cli_params(cls._param_table for cls in registry.cli_models().values())
     return {name: param for name, param in flags.items() if name not in _CLI_MANAGED}
 
@@ -573,6 +624,8 @@ TRAIN_EXAMPLES = (
 
 def _train_epilog() -> str:
     """Examples, then every model's own --param keys with their defaults (from the parameter tables)."""
+    from aekit.estimators import registry
+
     lines = ["examples:"]
     for what, command in TRAIN_EXAMPLES:
         lines += [f"  {command}", f"      ({what})"]
@@ -592,68 +645,11 @@ def _add_image_flags(parser: argparse.ArgumentParser, size_default: str, color_d
     parser.add_argument("--color", choices=COLORS, help=f"image folders: read in grey or RGB {color_default}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aekit",
-        description="Representation learning with autoencoders.",
-        epilog="Example: aekit tour --out aekit-tour",
-    )
-    parser.add_argument("--version", action="version", version=f"aekit {aekit.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _train_arguments(train: argparse.ArgumentParser) -> None:
+    from aekit.estimators import registry
+    from aekit.train import distributed
 
-    tour = commands.add_parser(
-        "tour",
-        help="compare PCA and the autoencoder family on data and write a report",
-        description="Train PCA and autoencoders side by side and print a comparison.",
-        epilog="Example: aekit tour --data ../shared/data/mnist.npz --out tour-mnist",
-    )
-    tour.add_argument(
-        "--data", help="MNIST .npz, any .npy/.npz/.csv, or a folder of images (default: scikit-learn's digits)"
-    )
-    tour.add_argument(
-        "--out", default="aekit-tour", help="output folder for report.html, metrics.json, models/ (default: aekit-tour)"
-    )
-    tour.add_argument("--quick", action="store_true", help="a much shorter run (for tests and a first look)")
-    tour.add_argument(
-        "--budget",
-        type=float,
-        metavar="SECONDS",
-        help="seconds of training for all models together; epochs are cut to fit and the report says so "
-        "(default: the tour's DEFAULT_BUDGET, 240)",
-    )
-    tour.add_argument(
-        "--novel-class",
-        metavar="LABEL",
-        help="class kept out of training to test anomaly detection (default: the first class; 'none' keeps all)",
-    )
-    _add_image_flags(tour, "(default: the most common size among the files)", "(default: rgb if any file is in colour)")
-    tour.set_defaults(func=cmd_tour)
-
-    report = commands.add_parser(
-        "report",
-        help="write the tour's HTML report for models trained with `aekit train`",
-        description="Compare trained models (and PCA) on their data; write report.html and metrics.json.",
-        epilog="Example: aekit report runs/vae runs/ae --data ../shared/data/mnist.npz --out report-mnist",
-    )
-    report.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="folder(s) written by `aekit train`")
-    report.add_argument("--data", help="data to evaluate on (default: the file the first run was trained on)")
-    report.add_argument("--out", help="output folder (default: the first RUN_DIR)")
-    report.set_defaults(func=cmd_report)
-
-    train = commands.add_parser(
-        "train",
-        help="train one model on a data file and save it to a run folder",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=textwrap.fill(
-            "Train a model. uint8 images are scaled to [0,1]; CSV columns are standardized "
-            "(the scaling is saved with the model and applied by encode/reconstruct). A checkpoint is "
-            "written to the run folder after every epoch; --resume continues from it. Large .npy files are "
-            "memory-mapped and read batch by batch. Under `torchrun --nproc_per_node=N -m aekit train ...` "
-            "training is data-parallel (--batch-size is the global batch; rank 0 writes the run folder).",
-            width=100,
-        ),
-        epilog=_train_epilog(),
-    )
+    train.epilog = _train_epilog()
     train.add_argument("model", nargs="?", choices=sorted(registry.cli_models()), help="which autoencoder")
     train.add_argument("--data", help=".npy, .npz or .csv file, or a folder of images (required, here or in --config)")
     train.add_argument("--out", help="run folder to write model.safetensors into (required, here or in --config)")
@@ -725,6 +721,95 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(func=cmd_train, parser=train)
 
+
+class _Command(argparse.ArgumentParser):
+    """A subcommand's parser whose ``arguments(parser)``, if given, are added when it is first used (parsed,
+    or its help or usage shown), so that a command whose flags come from the model registry costs nothing
+    to the others: give a new command ``arguments=`` when building its flags needs the estimators."""
+
+    def __init__(self, *args: Any, arguments: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._arguments = arguments
+
+    def complete(self) -> _Command:
+        if self._arguments is not None:
+            arguments, self._arguments = self._arguments, None
+            arguments(self)
+        return self
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        return super(_Command, self.complete()).parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        return super(_Command, self.complete()).format_usage()
+
+    def format_help(self) -> str:
+        return super(_Command, self.complete()).format_help()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aekit",
+        description="Representation learning with autoencoders.",
+        epilog="Example: aekit tour --out aekit-tour",
+    )
+    parser.add_argument("--version", action="version", version=f"aekit {aekit.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Command)
+
+    tour = commands.add_parser(
+        "tour",
+        help="compare PCA and the autoencoder family on data and write a report",
+        description="Train PCA and autoencoders side by side and print a comparison.",
+        epilog="Example: aekit tour --data ../shared/data/mnist.npz --out tour-mnist",
+    )
+    tour.add_argument(
+        "--data", help="MNIST .npz, any .npy/.npz/.csv, or a folder of images (default: scikit-learn's digits)"
+    )
+    tour.add_argument(
+        "--out", default="aekit-tour", help="output folder for report.html, metrics.json, models/ (default: aekit-tour)"
+    )
+    tour.add_argument("--quick", action="store_true", help="a much shorter run (for tests and a first look)")
+    tour.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="seconds of training for all models together; epochs are cut to fit and the report says so "
+        "(default: the tour's DEFAULT_BUDGET, 240)",
+    )
+    tour.add_argument(
+        "--novel-class",
+        metavar="LABEL",
+        help="class kept out of training to test anomaly detection (default: the first class; 'none' keeps all)",
+    )
+    _add_image_flags(tour, "(default: the most common size among the files)", "(default: rgb if any file is in colour)")
+    tour.set_defaults(func=cmd_tour)
+
+    report = commands.add_parser(
+        "report",
+        help="write the tour's HTML report for models trained with `aekit train`",
+        description="Compare trained models (and PCA) on their data; write report.html and metrics.json.",
+        epilog="Example: aekit report runs/vae runs/ae --data ../shared/data/mnist.npz --out report-mnist",
+    )
+    report.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="folder(s) written by `aekit train`")
+    report.add_argument("--data", help="data to evaluate on (default: the file the first run was trained on)")
+    report.add_argument("--out", help="output folder (default: the first RUN_DIR)")
+    report.set_defaults(func=cmd_report)
+
+    commands.add_parser(
+        "train",
+        help="train one model on a data file and save it to a run folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Train a model. uint8 images are scaled to [0,1]; CSV columns are standardized "
+            "(the scaling is saved with the model and applied by encode/reconstruct). A checkpoint is "
+            "written to the run folder after every epoch; --resume continues from it. Large .npy files are "
+            "memory-mapped and read batch by batch. Under `torchrun --nproc_per_node=N -m aekit train ...` "
+            "training is data-parallel (--batch-size is the global batch; rank 0 writes the run folder).",
+            width=100,
+        ),
+        arguments=_train_arguments,
+    )
+
     impute = DataCommand("table with every missing cell filled from the model (table runs), as CSV or Parquet", None, False)
     for name, command in {**DATA_COMMANDS, "impute": impute}.items():
         sub = commands.add_parser(
@@ -792,6 +877,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aekit {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
         return 1
     except RuntimeError as exc:
+        from aekit.train import distributed
+
         failure = distributed.describe_failure(exc)
         if failure is None:
             raise
@@ -801,7 +888,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aekit {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:
-        distributed.shutdown()
+        distributed = sys.modules.get("aekit.train.distributed")
+        if distributed is not None:  # only a command that imported it can have joined a process group
+            distributed.shutdown()
     return 0
 
 
