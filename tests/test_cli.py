@@ -127,6 +127,21 @@ def test_help_shows_an_example_for_every_command():
     assert result.returncode == 0 and "Example:" in result.stdout
 
 
+def test_import_and_help_start_without_torch_or_scikit_learn():
+    """`import aekit`, `aekit --help` and a command's --help import the estimators only when used (start-up)."""
+    code = (
+        "import contextlib, io, sys\n"
+        "import aekit\n"
+        "from aekit.cli import main\n"
+        "for argv in (['--help'], ['encode', '--help'], ['detect', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sklearn', 'scipy', 'pandas'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
 def test_train_help_is_enough_alone():
     text = _help("train")
     assert "--data people.csv --drop id" in text and "--data photos/" in text  # a table and an image folder

@@ -173,3 +173,19 @@ def torch_has_ftz() -> bool:
     supported = torch.set_flush_denormal(True)
     torch.set_flush_denormal(was)
     return supported
+
+
+def test_the_lazy_namespaces_resolve_every_public_name():
+    """aekit and aekit.data import their names on first use; each one in __all__ is there, also for `import *`."""
+    import aekit
+    import aekit.data
+
+    for module in (aekit, aekit.data):
+        assert all(getattr(module, name) is not None for name in module.__all__)
+        assert set(module.__all__) <= set(dir(module))
+        star: dict = {}
+        exec(f"from {module.__name__} import *", star)
+        assert set(module.__all__) <= set(star)
+    assert aekit.datasets is aekit.data and aekit.load is aekit.estimators.load_estimator
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchModel'"):
+        aekit.NoSuchModel
