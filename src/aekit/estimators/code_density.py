@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
@@ -30,6 +29,10 @@ def fit_code_density(
     Returns the arrays ``weights`` (k,), ``means`` (k, d) and ``covariances`` (k, d, d),
     with ``k = min(n_components, n)``.
     """
+    # Imported here: sklearn.mixture (with sklearn.cluster and .neighbors) is ~0.4 s of every start-up
+    # that loads a model, such as `aekit encode`, which never fits or samples a mixture.
+    from sklearn.mixture import GaussianMixture
+
     codes = np.asarray(codes, dtype=np.float64)
     mixture = GaussianMixture(
         n_components=min(n_components, codes.shape[0]), covariance_type="full", random_state=random_state
@@ -48,6 +51,8 @@ def sample_code_density(
     weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, n_samples: int, random_state: Any = None
 ) -> np.ndarray:
     """Draw ``n_samples`` codes from the mixture given by its arrays, shape (n_samples, d)."""
+    from sklearn.mixture import GaussianMixture
+
     mixture = GaussianMixture(n_components=len(weights), covariance_type="full", random_state=random_state)
     mixture.weights_, mixture.means_, mixture.covariances_ = weights, means, covariances
     codes, _ = mixture.sample(n_samples)
