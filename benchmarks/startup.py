@@ -58,14 +58,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="aekit-startup-"))
     table = work / "table.npy"
     np.save(table, np.random.default_rng(0).normal(size=(2000, 20)).astype(np.float32))
-    py = sys.executable
+    py, codes = sys.executable, work / "codes.npy"
     base_env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     envs = {label: {**base_env, "PYTHONPATH": path} for label, path in sources.items()}
     first = next(iter(envs.values()))
-    subprocess.run(
-        [py, "-m", "aekit", "train", "ae", "--data", str(table), "--out", str(work / "run"), "--epochs", "1", "--quiet"],
-        env=first, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    train = ["train", "ae", "--data", str(table), "--out", str(work / "run"), "--epochs", "1", "--quiet"]
+    subprocess.run([py, "-m", "aekit", *train], env=first, check=True, stdout=subprocess.DEVNULL)
 
     references = {
         "python -c 'import torch'": [py, "-c", "import torch"],
@@ -76,7 +74,7 @@ def main() -> None:
         "aekit --help": [py, "-m", "aekit", "--help"],
         "aekit encode --help": [py, "-m", "aekit", "encode", "--help"],
         "aekit train --help": [py, "-m", "aekit", "train", "--help"],
-        "aekit encode RUN DATA": [py, "-m", "aekit", "encode", str(work / "run"), str(table), "--out", str(work / "codes.npy")],
+        "aekit encode RUN DATA": [py, "-m", "aekit", "encode", str(work / "run"), str(table), "--out", str(codes)],
     }
     runs = [(name, "-", argv, base_env) for name, argv in references.items()]
     runs += [(name, label, argv, env) for name, argv in commands.items() for label, env in envs.items()]

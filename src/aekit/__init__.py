@@ -32,7 +32,8 @@ _LAZY = {
     "ModelFileError": ("aekit.estimators", "ModelFileError"),
     "load": ("aekit.estimators", "load_estimator"),
     "Callback": ("aekit.estimators.callbacks", "Callback"),
-    **{name: ("aekit.uses", name) for name in ("AnomalyDetector", "attribute_vector", "interpolate", "shift", "traverse")},
+    **{name: ("aekit.uses", name) for name in ("AnomalyDetector", "attribute_vector", "interpolate", "shift")},
+    "traverse": ("aekit.uses", "traverse"),
 }
 
 
