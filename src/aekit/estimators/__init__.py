@@ -7,6 +7,7 @@ from aekit.estimators.contractive import ContractiveAutoEncoder
 from aekit.estimators.denoising import DenoisingAutoEncoder
 from aekit.estimators.dipvae import DIPVAE
 from aekit.estimators.factorvae import FactorVAE
+from aekit.estimators.flow import Flow
 from aekit.estimators.persistence import ModelFileError, load_estimator
 from aekit.estimators.rbm import DBN, RBM
 from aekit.estimators.sparse import SparseAutoEncoder
