@@ -110,3 +110,45 @@ def test_one_feature_needs_maf_and_maf_models_it():
     flow = aekit.Flow(kind="maf", epochs=5, random_state=0).fit(X)
     assert flow.sample(3, random_state=0).shape == (3, 1)
     assert np.isfinite(flow.score_samples(X)).all()
+
+
+# ---------------------------------------------------------------- the flow as a sampler on codes
+@pytest.fixture(scope="module")
+def digits_ae(digits):
+    X, _ = digits
+    return aekit.AutoEncoder(latent_dim=4, hidden=(32,), epochs=10, random_state=0).fit(X[:600])
+
+
+def test_flow_sampler_draws_codes_like_the_training_codes_and_is_seeded(digits_ae, digits):
+    X, _ = digits
+    codes = digits_ae.transform(X[:600])
+    drawn = digits_ae._draw_codes(2000, 0, "flow")
+    assert np.abs(drawn.mean(0) - codes.mean(0)).max() < 0.15 * codes.std(0).max()
+    np.testing.assert_allclose(np.cov(drawn.T), np.cov(codes.T), atol=0.15 * np.cov(codes.T).max())
+    samples = digits_ae.sample(5, random_state=1, sampler="flow")
+    assert samples.shape == (5, 8, 8)
+    np.testing.assert_array_equal(samples, digits_ae.sample(5, random_state=1, sampler="flow"))
+    assert not np.array_equal(samples, digits_ae.sample(5, random_state=1))  # the mixture draws other codes
+
+
+def test_flow_sampler_is_kept_in_the_model_file(digits_ae, tmp_path):
+    digits_ae.sample(1, sampler="flow")  # fitted before saving, so the file keeps it
+    digits_ae.save(tmp_path / "ae.safetensors")
+    loaded = aekit.load(tmp_path / "ae.safetensors")
+    for sampler in ("flow", "gmm"):
+        np.testing.assert_array_equal(
+            loaded.sample(7, random_state=2, sampler=sampler), digits_ae.sample(7, random_state=2, sampler=sampler)
+        )
+
+
+def test_flow_sampler_refusals_say_what_to_do(digits, tmp_path):
+    X, _ = digits
+    ae = aekit.AutoEncoder(latent_dim=2, hidden=(8,), epochs=1, random_state=0).fit(X[:200])
+    ae.save(tmp_path / "ae.safetensors")  # before any flow was fitted
+    with pytest.raises(ValueError, match="sample with the flow before saving"):
+        aekit.load(tmp_path / "ae.safetensors").sample(3, sampler="flow")
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        ae.sample(3, sampler="maf")
+    wae = aekit.WassersteinAutoEncoder(latent_dim=2, hidden=(8,), epochs=1, random_state=0).fit(X[:200])
+    with pytest.raises(ValueError, match="samples from its prior"):
+        wae.sample(3, sampler="flow")
