@@ -13,7 +13,7 @@ import aekit
 from aekit.models.vae import standard_normal_log_prob
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def one_thread():
     # Small flows on a shared machine: a second thread only adds contention (measured 16x slower).
     threads = torch.get_num_threads()

@@ -1,6 +1,7 @@
 """The scikit-learn estimators; importing this package registers every family (see :mod:`.registry`)."""
 
 from aekit.estimators import registry
+from aekit.estimators.aae import AdversarialAutoEncoder
 from aekit.estimators.autoencoder import AutoEncoder
 from aekit.estimators.base import BaseAutoEncoder, DataScaleWarning
 from aekit.estimators.contractive import ContractiveAutoEncoder
