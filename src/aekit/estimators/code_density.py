@@ -8,6 +8,16 @@ that lie on curved or sharp-edged sets a few Gaussians would blur.  Both are kep
 plain arrays (the mixture's weights, means and covariances; the flow's parameters as
 one vector beside its JSON layout) so that they are saved in the model file with the
 weights and need no pickling.
+
+Measured (the same autoencoder under both samplers; the offline Fréchet distance of
+:func:`aekit.metrics.sample_quality`, lower is better, in a classifier's features):
+on the digits (AutoEncoder(latent_dim=8, epochs=100), 1,400 to train, 2,000 samples
+against the 397 held out, seeds 0-2) the mixture scores 7.4 / 6.7 / 7.2 and the flow
+17.1 / 11.6 / 9.3; on MNIST (an MLP AutoEncoder, 16-D codes, 10 epochs, 10,000
+samples against the test set, seeds 0-1) 38.8 / 35.8 against 57.4 / 43.7.  The flow
+has the better recall (0.76-0.79 vs 0.68-0.70) and the worse precision: its samples
+spread wider, and on the digits its held-out log-likelihood of the codes is lower too
+(-9.7 vs -9.2 nats).  So the mixture stays the default.
 """
 
 from __future__ import annotations
