@@ -59,3 +59,14 @@ def test_samples_decode_prior_draws_and_survive_save_load(fitted, tmp_path):
     loaded = aekit.load(tmp_path / "aae.safetensors")
     np.testing.assert_array_equal(loaded.sample(6, random_state=0), samples)
     assert loaded.module_.adversary is not None  # the discriminator comes back, e.g. for a resumed game
+
+
+def test_resuming_the_game_from_a_checkpoint_equals_training_longer(digits, tmp_path):
+    # The checkpoint must hold the discriminator and its optimizer group, or the resumed game differs.
+    X, _ = digits
+    params = dict(latent_dim=2, hidden=(16,), discriminator_hidden=(16,), batch_size=64, random_state=0)
+    aekit.AdversarialAutoEncoder(epochs=2, **params).fit(X[:400], checkpoint_dir=tmp_path)
+    resumed = aekit.AdversarialAutoEncoder(epochs=4, **params).fit(X[:400], checkpoint_dir=tmp_path, resume=True)
+    straight = aekit.AdversarialAutoEncoder(epochs=4, **params).fit(X[:400])
+    for (name, a), b in zip(resumed.module_.state_dict().items(), straight.module_.state_dict().values()):
+        assert torch.equal(a, b), name

@@ -152,3 +152,12 @@ def test_flow_sampler_refusals_say_what_to_do(digits, tmp_path):
     wae = aekit.WassersteinAutoEncoder(latent_dim=2, hidden=(8,), epochs=1, random_state=0).fit(X[:200])
     with pytest.raises(ValueError, match="samples from its prior"):
         wae.sample(3, sampler="flow")
+
+
+def test_resuming_from_a_checkpoint_equals_training_longer(tmp_path):
+    X = _mixture(300, 4)
+    params = dict(n_layers=2, hidden=(16,), batch_size=64, random_state=0)
+    aekit.Flow(epochs=2, **params).fit(X, checkpoint_dir=tmp_path)
+    resumed = aekit.Flow(epochs=4, **params).fit(X, checkpoint_dir=tmp_path, resume=True)
+    straight = aekit.Flow(epochs=4, **params).fit(X)
+    np.testing.assert_array_equal(resumed.score_samples(X), straight.score_samples(X))
