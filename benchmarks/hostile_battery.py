@@ -244,13 +244,15 @@ def hostile_files(b: Battery, X: np.ndarray, work: Path) -> None:
 
 
 TRAIN = ["--quiet", "--latent-dim", "2", "--hidden", "8", "--architecture", "mlp", "--epochs", "2", "--seed", "0"]
+# Runs keep their checkpoint (the damaged-checkpoint cases edit it); a retrain into a run says --overwrite.
+KEEP, OVERWRITE = ["--keep-checkpoint"], ["--overwrite"]
 
 
 def _train(data: Path, out: Path, *extra: str) -> None:
     from aekit.cli import main
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["train", "ae", "--data", str(data), "--out", str(out), *TRAIN, *extra]) == 0
+        assert main(["train", "ae", "--data", str(data), "--out", str(out), *TRAIN, *KEEP, *extra]) == 0
 
 
 def _edit_checkpoint(path: Path, header=None, tensors=None) -> None:
@@ -291,7 +293,7 @@ def run_folders(b: Battery, data: Path, work: Path) -> None:
     _train(data, run)
     for name in ("model.safetensors", "preprocessing.json", "run.json"):
         (run / f".{name}.k1ll3d00.tmp").mkdir()
-    _train(data, run)
+    _train(data, run, *OVERWRITE)
     left = [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
     b.record("run folder", "temporaries of killed writes, after a retrain", "silent" if left else "correct",
              f"left {left}" if left else "cleared")  # fmt: skip

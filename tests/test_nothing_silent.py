@@ -237,7 +237,7 @@ def test_retraining_clears_temporaries_that_killed_writes_left(run, digits_pixel
     for name in ("model.safetensors", "preprocessing.json", "run.json"):
         (run / f".{name}.k1ll3d00.tmp").mkdir()  # what a kill during that write leaves
     assert main(["train", "ae", "--data", str(digits_pixels_npy), "--out", str(run), *TRAIN, "--overwrite"]) == 0
-    expected = ["model.safetensors", "preprocessing.json", "run.json"]  # the checkpoint is dropped once saved
+    expected = ["config.toml", "model.safetensors", "preprocessing.json", "run.json"]  # no checkpoint once saved
     assert sorted(p.name for p in run.iterdir()) == expected
 
 

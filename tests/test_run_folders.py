@@ -25,7 +25,7 @@ def test_an_existing_run_is_replaced_only_on_request_and_the_checkpoint_is_dropp
     run = tmp_path / "run"
     argv = ["train", "ae", "--data", str(data), "--out", str(run), *TRAIN]
     assert main(argv) == 0
-    assert sorted(p.name for p in run.iterdir()) == ["model.safetensors", "preprocessing.json", "run.json"]
+    assert sorted(p.name for p in run.iterdir()) == ["config.toml", "model.safetensors", "preprocessing.json", "run.json"]
     model = (run / "model.safetensors").read_bytes()
     capsys.readouterr()
     assert main(argv) == 2

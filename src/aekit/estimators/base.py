@@ -32,7 +32,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aekit.estimators import params as parameters, registry
 from aekit.estimators import export
 from aekit.estimators.callbacks import call as call_callbacks, check_callbacks
-from aekit.estimators.code_density import MAX_CODES_FOR_DENSITY, fit_code_density, sample_code_density
+from aekit.estimators.code_density import (
+    MAX_CODES_FOR_DENSITY,
+    fit_code_density,
+    fit_code_flow,
+    sample_code_density,
+    sample_code_flow,
+)
 from aekit.estimators.params import SHARED_PARAMS, Param
 from aekit.estimators.persistence import save_estimator
 from aekit.models.base import BaseModule
@@ -90,6 +96,10 @@ def default_latent_dim(n_features: int) -> int:
 
 
 _TUPLE_ATTRIBUTES = ("input_shape_", "model_shape_", "hidden_")
+_CODE_DENSITY_ATTRIBUTES = ("code_density_weights_", "code_density_means_", "code_density_covariances_")
+_CODE_FLOW_ATTRIBUTES = ("code_flow_layout_", "code_flow_parameters_")
+#: ``sample(sampler=...)``: the density fitted on a deterministic autoencoder's codes.
+CODE_SAMPLERS = ("gmm", "flow")
 
 
 _ADVICE = {
@@ -597,20 +607,29 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         keep = torch.as_tensor(np.sort(rng.permutation(x.shape[0])[:MAX_CODES_FOR_DENSITY]), device=x.device)
         rows = x.subset(keep.cpu().numpy()) if isinstance(x, MappedSource) else RowSubset(x, keep)  # no gathered copy
         codes = self._map_batches(self.module_.encode, rows, *(() if condition is None else (condition[keep],)))
-        for name in ("code_density_weights_", "code_density_means_", "code_density_covariances_"):
-            self.__dict__.pop(name, None)  # a refit's density is fitted anew
+        for name in (*_CODE_DENSITY_ATTRIBUTES, *_CODE_FLOW_ATTRIBUTES):
+            self.__dict__.pop(name, None)  # a refit's densities are fitted anew
         self._density_codes = codes if np.isfinite(codes).all() else None
         self._density_seed = draw_seed(rng)
 
     def _fit_code_density(self) -> None:
-        """Fit the Gaussian mixture on the kept training codes, once."""
+        """Fit the Gaussian mixture on the kept training codes, once.
+
+        The codes stay (at most 10,000 rows of ``latent_dim`` floats) for a flow sampler
+        asked for later; a loaded model has only the densities its file holds.
+        """
         if hasattr(self, "code_density_weights_") or getattr(self, "_density_codes", None) is None:
             return
         density = fit_code_density(self._density_codes, random_state=self._density_seed)
         self.code_density_weights_ = density["weights"]
         self.code_density_means_ = density["means"]
         self.code_density_covariances_ = density["covariances"]
-        self._density_codes = None
+
+    def _fit_code_flow(self) -> None:
+        """Fit the normalizing flow on the kept training codes, once (seconds: it trains a network)."""
+        if hasattr(self, "code_flow_parameters_") or getattr(self, "_density_codes", None) is None:
+            return
+        self.code_flow_layout_, self.code_flow_parameters_ = fit_code_flow(self._density_codes, self._density_seed)
 
     # ------------------------------------------------------------------ transforms
     @property
@@ -667,23 +686,45 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """:meth:`score_samples` on a batch in model layout (what the exported score graph computes)."""
         return self.module_.score(x)
 
-    def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
+    def sample(self, n_samples: int = 1, random_state: Any = None, sampler: str = "gmm") -> np.ndarray:
         """Decode ``n_samples`` codes drawn from the prior, or from a density fitted on the training codes.
 
-        A model with a prior (VAE, WAE) draws from N(0, I).  A deterministic
-        autoencoder has none, so a 10-component full-covariance Gaussian mixture
-        (``code_density_*_``) is fitted to the codes of (at most 10,000) training
-        samples, on the first call (or on :meth:`save`); see
-        :mod:`aekit.estimators.code_density`.  Returns decoder means in the training
-        input's shape.
-        """
-        return self.inverse_transform(self._draw_codes(n_samples, random_state))
+        A model with a prior (VAE, WAE, AAE) draws from N(0, I).  A deterministic
+        autoencoder has none, so a density is fitted to the codes of (at most 10,000)
+        training samples, on the first call that needs it, and kept in the model file
+        by :meth:`save` (see :mod:`aekit.estimators.code_density`):
 
-    def _draw_codes(self, n_samples: int, random_state: Any) -> np.ndarray:
+        * ``sampler="gmm"``: a 10-component full-covariance Gaussian mixture
+          (``code_density_*_``; fitted by :meth:`save` too);
+        * ``sampler="flow"``: a RealNVP normalizing flow (``code_flow_*_``; training it
+          takes seconds, so :meth:`save` keeps it only once it was fitted: sample with
+          it before saving to have it in the file).
+
+        Returns decoder means in the training input's shape.
+        """
+        return self.inverse_transform(self._draw_codes(n_samples, random_state, sampler))
+
+    def _draw_codes(self, n_samples: int, random_state: Any, sampler: str = "gmm") -> np.ndarray:
         check_is_fitted(self)
         check_positive_int("n_samples", n_samples)
+        if sampler not in CODE_SAMPLERS:
+            raise ValueError(f"sampler must be one of {list(CODE_SAMPLERS)}; got {sampler!r}.")
         if self._samples_from_prior:
+            if sampler != "gmm":
+                raise ValueError(
+                    f"{type(self).__name__} samples from its prior N(0, I); sampler={sampler!r} chooses the density "
+                    "fitted on a deterministic autoencoder's codes. Call sample() without sampler."
+                )
             return check_random_state(random_state).standard_normal((n_samples, self.latent_dim_)).astype(np.float32)
+        if sampler == "flow":
+            self._fit_code_flow()
+            if not hasattr(self, "code_flow_parameters_"):
+                raise ValueError(
+                    f"This {type(self).__name__} has no code flow to sample from: its training codes are not at hand "
+                    "(a model loaded from a file saved before sample(sampler='flow') was called, or training "
+                    "diverged). Refit the model and sample with the flow before saving it, or use sampler='gmm'."
+                )
+            return sample_code_flow(self.code_flow_layout_, self.code_flow_parameters_, n_samples, random_state)
         self._fit_code_density()
         if not hasattr(self, "code_density_weights_"):
             raise ValueError(

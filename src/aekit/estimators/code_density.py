@@ -1,10 +1,23 @@
 """Sampling from deterministic autoencoders through a density fitted on their codes.
 
-A deterministic autoencoder has no prior to sample from, so after training a
-Gaussian mixture (full covariances) is fitted to the codes of the training data;
-new samples are decoded draws from that mixture.  The mixture is kept as plain
-arrays (weights, means, covariances) so that it is saved in the model file with the
-weights and needs no pickling.
+A deterministic autoencoder has no prior to sample from, so a density is fitted to
+the codes of the training data and new samples are decoded draws from it (the
+"two-stage" idea): a Gaussian mixture (full covariances; the default), or a
+normalizing flow (RealNVP, see :mod:`aekit.models.flows`), which can follow codes
+that lie on curved or sharp-edged sets a few Gaussians would blur.  Both are kept as
+plain arrays (the mixture's weights, means and covariances; the flow's parameters as
+one vector beside its JSON layout) so that they are saved in the model file with the
+weights and need no pickling.
+
+Measured (the same autoencoder under both samplers; the offline Fréchet distance of
+:func:`aekit.metrics.sample_quality`, lower is better, in a classifier's features):
+on the digits (AutoEncoder(latent_dim=8, epochs=100), 1,400 to train, 2,000 samples
+against the 397 held out, seeds 0-2) the mixture scores 7.4 / 6.7 / 7.2 and the flow
+17.1 / 11.6 / 9.3; on MNIST (an MLP AutoEncoder, 16-D codes, 10 epochs, 10,000
+samples against the test set, seeds 0-1) 38.8 / 35.8 against 57.4 / 43.7.  The flow
+has the better recall (0.76-0.79 vs 0.68-0.70) and the worse precision: its samples
+spread wider, and on the digits its held-out log-likelihood of the codes is lower too
+(-9.7 vs -9.2 nats).  So the mixture stays the default.
 """
 
 from __future__ import annotations
@@ -16,9 +29,19 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
+import torch
+
+from aekit.models.flows import FlowModule, make_flow
+from aekit.train.trainer import TrainConfig, Trainer
+from aekit.utils.runtime import torch_seeded
 
 MAX_CODES_FOR_DENSITY = 10_000  # the mixture is for sampling; more codes only cost time
 DEFAULT_COMPONENTS = 10
+#: The code sampler's flow: RealNVP (MAF for a 1-D code, which a coupling cannot split).
+CODE_FLOW_LAYOUT = {"n_layers": 5, "hidden": [64, 64]}
+#: Its training: Adam at the usual rate, early stopping on a tenth of the codes held out.
+CODE_FLOW_TRAINING = TrainConfig(epochs=300, batch_size=128, learning_rate=1e-3, patience=30, description="code flow")
+CODE_FLOW_VALIDATION_FRACTION = 0.1
 
 
 def fit_code_density(
@@ -58,3 +81,38 @@ def sample_code_density(
     codes, _ = mixture.sample(n_samples)
     # GaussianMixture.sample returns the draws grouped by component; shuffle them.
     return codes[check_random_state(random_state).permutation(n_samples)]
+
+
+def _code_flow(layout: dict[str, Any]) -> FlowModule:
+    return FlowModule(make_flow(layout["dim"], layout["n_layers"], tuple(layout["hidden"]), layout["kind"]))
+
+
+def fit_code_flow(codes: np.ndarray, seed: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Fit a normalizing flow to ``codes`` (n, latent_dim) by maximum likelihood, on CPU.
+
+    Returns ``(layout, parameters)``: the flow's JSON layout and its parameters as one
+    float32 vector, what :func:`sample_code_flow` rebuilds it from.  ``seed`` fixes the
+    initialisation, the held-out split and the batch order.
+    """
+    codes = torch.as_tensor(np.asarray(codes, dtype=np.float32))
+    dim = codes.shape[1]
+    layout = {"dim": int(dim), "kind": "realnvp" if dim >= 2 else "maf", **CODE_FLOW_LAYOUT}
+    order = np.random.RandomState(seed).permutation(len(codes))
+    n_val = int(len(codes) * CODE_FLOW_VALIDATION_FRACTION)
+    held_out, train = torch.as_tensor(np.sort(order[:n_val])), torch.as_tensor(np.sort(order[n_val:]))
+    with torch_seeded(seed, torch.device("cpu")):
+        module = _code_flow(layout)
+        Trainer(CODE_FLOW_TRAINING).fit(module, codes[train], codes[held_out] if n_val >= 2 else None)
+    return layout, torch.nn.utils.parameters_to_vector(module.parameters()).detach().numpy()
+
+
+def sample_code_flow(layout: dict[str, Any], parameters: np.ndarray, n_samples: int, random_state: Any = None) -> np.ndarray:
+    """Draw ``n_samples`` codes from the flow that :func:`fit_code_flow` returned, shape (n_samples, dim)."""
+    module = _code_flow(layout)
+    torch.nn.utils.vector_to_parameters(torch.as_tensor(np.asarray(parameters, dtype=np.float32)), module.parameters())
+    for name, buffer in module.named_buffers():
+        if name.endswith("initialized"):
+            buffer.fill_(True)  # the ActNorms hold fitted values: no data-dependent initialisation
+    noise = check_random_state(random_state).standard_normal((n_samples, layout["dim"])).astype(np.float32)
+    with torch.inference_mode():
+        return module.eval().decode(torch.as_tensor(noise)).numpy()

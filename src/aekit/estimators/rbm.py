@@ -199,8 +199,8 @@ class RBM(BaseBoltzmann):
     def _top_layer(self) -> ContrastiveDivergence:
         return self.module_
 
-    def _fit(self, X: Any, y: Any, checkpoint_dir: str | None, resume: bool) -> RBM:
-        super()._fit(X, y, checkpoint_dir, resume)
+    def _fit(self, X: Any, y: Any, checkpoint_dir: str | None, resume: bool, callbacks: list[Any]) -> RBM:
+        super()._fit(X, y, checkpoint_dir, resume, callbacks)
         self._ais_seed = draw_seed(check_random_state(self.random_state))
         return self
 

@@ -34,11 +34,12 @@ the other model modules this file knows tensors only: no numpy, no input validat
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aekit.models.base import BaseModule
+from aekit.models.terms import ForwardPass, LossTerm
 from aekit.models.vae import standard_normal_log_prob
 
 FLOW_KINDS = ("realnvp", "maf")
@@ -511,3 +512,40 @@ def make_flow(
                 layers.append(Reverse(dim))
             layers.append(MaskedAffineAutoregressive(dim, hidden, context_dim=context_dim))
     return Flow(layers, dim)
+
+
+class FlowNegativeLogLikelihood(LossTerm):
+    """``-log p(x)`` per sample, in nats, from the flow's forward pass (what a flow minimizes)."""
+
+    name = "nll"
+
+    def forward(self, module: nn.Module, p: ForwardPass) -> torch.Tensor:
+        return -(standard_normal_log_prob(p.code) + p.out)
+
+
+class FlowModule(BaseModule):
+    """A :class:`Flow` behind the model interface, so aekit's trainer fits it like any model.
+
+    The "code" of ``x`` is its image ``f(x)`` in the base space and decoding is ``f^-1``:
+    a bijection, so ``reconstruct`` gives ``x`` back up to rounding.  In the
+    :class:`~aekit.models.terms.ForwardPass`, ``out`` holds ``log |det df/dx|`` per
+    sample, the one extra quantity the likelihood needs; ``score`` is the exact
+    ``log p(x)``.
+    """
+
+    def __init__(self, flow: Flow, terms: Sequence[LossTerm] | None = None):
+        super().__init__([FlowNegativeLogLikelihood()] if terms is None else terms)
+        self.flow = flow
+
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.flow.transform(x)[0]
+
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.flow.inverse(z)[0]
+
+    def forward_pass(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> ForwardPass:
+        z, log_det = self.flow.transform(x)
+        return ForwardPass(x=x, x_in=x, code=z, z=z, out=log_det, condition=condition)
+
+    def score(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.flow.log_prob(x)
