@@ -58,6 +58,10 @@ REFERENCE = "PCA"
 N_SHOWN = 10  # samples per row in the image figures
 MAX_COLUMNS_LISTED = 30  # rows of the error-by-column table of a wide table
 TRAINING_STEPS = 2000  # gradient steps per model on the full tour; epochs follow from the data size
+# Small data: on digits 80 epochs keep the default tour under 30 s (measured with another job
+# running: 100 epochs 32.5 s wall, test errors AE 0.908, sparse 0.795, contractive 1.541;
+# 80 epochs 29.5 s, 0.952, 0.959, 1.685; probe accuracy and AUROC within 0.01).
+MAX_TOUR_EPOCHS = 80
 # Small models on small data spend more time synchronizing two threads than computing
 # (measured on digits: 5-15x the CPU time with 2 threads on a busy 2-core machine).
 SINGLE_THREAD_BELOW = 20_000_000  # training-set values
@@ -266,10 +270,10 @@ def tour_latent_dim(n_features: int) -> int:
 
 
 def tour_epochs(n_train: int, batch_size: int = 128, quick: bool = False) -> int:
-    """Epochs for about ``TRAINING_STEPS`` gradient steps, between 5 and 100 (3 when quick)."""
+    """Epochs for about ``TRAINING_STEPS`` gradient steps, between 5 and ``MAX_TOUR_EPOCHS`` (3 when quick)."""
     if quick:
         return 3
-    return int(np.clip(round(TRAINING_STEPS / math.ceil(n_train / batch_size)), 5, 100))
+    return int(np.clip(round(TRAINING_STEPS / math.ceil(n_train / batch_size)), 5, MAX_TOUR_EPOCHS))
 
 
 def epoch_seconds(model: aekit.BaseAutoEncoder, X: np.ndarray) -> float:
