@@ -11,7 +11,7 @@ from aekit import data as datasets
 from aekit import metrics, tracking
 from aekit.estimators import ESTIMATORS, BaseAutoEncoder, ModelFileError, load_estimator as load
 from aekit.estimators.callbacks import Callback
-from aekit.uses import AnomalyDetector, attribute_vector, interpolate, shift, traverse
+from aekit.uses import AnomalyDetector, DeepClustering, attribute_vector, interpolate, shift, traverse
 
 globals().update(ESTIMATORS)  # every registered family, by class name (aekit.VAE, aekit.BetaTCVAE, ...)
 
@@ -22,6 +22,7 @@ __all__ = [
     "AnomalyDetector",
     "BaseAutoEncoder",
     "Callback",
+    "DeepClustering",
     "ModelFileError",
     "attribute_vector",
     "datasets",
