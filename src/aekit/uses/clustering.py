@@ -6,8 +6,9 @@
   encoder and centres minimize ``KL(P || Q)`` against the sharpened target
   ``p_ij ∝ q_ij^2 / f_j`` (``f_j = sum_i q_ij``), refreshed every ``update_interval`` epochs;
   training stops when fewer than a fraction ``tol`` of the labels changed between refreshes;
-* ``"idec"`` (Guo et al. 2017): DEC plus ``gamma`` times the autoencoder's own training
-  objective, so that fine-tuning keeps the decoder and does not distort the code space;
+* ``"idec"`` (Guo et al. 2017): the autoencoder's own training objective (per feature) plus
+  ``gamma`` times DEC's loss, so that fine-tuning keeps the decoder and does not distort the
+  code space;
 * ``"n2d"`` (McConville et al. 2019): UMAP of the codes to ``n_clusters`` dimensions, then a
   Gaussian mixture.
 
@@ -66,18 +67,18 @@ def target_distribution(q: torch.Tensor) -> torch.Tensor:
 
 
 class ClusteringModule(BaseModule):
-    """An autoencoder's module with trainable cluster centres; loss ``KL(P || Q) + gamma * autoencoder loss``.
+    """An autoencoder's module with trainable cluster centres; loss ``KL(P || Q) + reconstruction_weight * L_ae``.
 
     The trainer hands the target ``P`` of each batch's rows as its ``condition``.  With
-    ``gamma > 0`` (IDEC) the second term is the autoencoder's whole training objective
-    (its reconstruction and whatever regularizer the family adds), so any family works.
+    ``reconstruction_weight > 0`` (IDEC) ``L_ae`` is the autoencoder's whole training
+    objective (its reconstruction and whatever regularizer the family adds), so any family works.
     """
 
-    def __init__(self, autoencoder: BaseModule, centers: torch.Tensor, alpha: float, gamma: float):
+    def __init__(self, autoencoder: BaseModule, centers: torch.Tensor, alpha: float, reconstruction_weight: float):
         super().__init__(terms=[])
         self.autoencoder = autoencoder
         self.centers = torch.nn.Parameter(centers.clone())
-        self.alpha, self.gamma = float(alpha), float(gamma)
+        self.alpha, self.reconstruction_weight = float(alpha), float(reconstruction_weight)
 
     @property
     def min_batch(self) -> int:
@@ -96,10 +97,10 @@ class ClusteringModule(BaseModule):
             raise ValueError("ClusteringModule needs the target distribution of the batch's rows as its condition.")
         q = self.assign(x)
         kl = (condition * (condition.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum(1)
-        if self.gamma == 0:
+        if self.reconstruction_weight == 0:
             return {"kl": kl, "loss": kl}
         reconstruction = self.autoencoder.loss_terms(x, None, None)["loss"]
-        return {"kl": kl, "reconstruction": reconstruction, "loss": kl + self.gamma * reconstruction}
+        return {"kl": kl, "reconstruction": reconstruction, "loss": kl + self.reconstruction_weight * reconstruction}
 
 
 class _Converged(Exception):
@@ -118,7 +119,10 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         Number of clusters, at least 2 and at most the number of samples.
     method : {"kmeans", "dec", "idec", "n2d"}, default="idec"
     gamma : float, default=0.1
-        IDEC's weight of the autoencoder's loss (ignored by the other methods).
+        IDEC's weight of the clustering loss against the reconstruction loss averaged over
+        features (the paper's ``L_r + gamma * L_c``, where ``L_r`` is a mean squared error).
+        aekit's losses sum over features and Adam ignores the overall scale of a loss, so the
+        same objective is charged as ``KL + L_ae / (gamma * n_features)``.  "idec" only.
     alpha : float, default=1.0
         Degrees of freedom of the Student-t soft assignment (DEC and IDEC use 1).
     epochs : int, default=100
@@ -213,11 +217,11 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
-        for name, low in (("gamma", 0.0), ("umap_min_dist", 0.0), ("tol", 0.0)):
+        for name, low in (("umap_min_dist", 0.0), ("tol", 0.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low:
                 raise ValueError(f"{name} must be a number >= {low:g}; got {value!r}.")
-        for name in ("alpha", "learning_rate"):
+        for name in ("gamma", "alpha", "learning_rate"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
                 raise ValueError(f"{name} must be a positive number; got {value!r}.")
@@ -257,9 +261,9 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         """DEC/IDEC: train encoder and centres on KL(P || Q) with aekit's trainer, refreshing P."""
         est = self.estimator_
         x = est._to_tensor(est._validate_X(X, reset=False))
-        gamma = self.gamma if self.method == "idec" else 0.0
+        weight = 1.0 / (self.gamma * est.n_features_in_) if self.method == "idec" else 0.0
         centers = torch.as_tensor(self.cluster_centers_, dtype=torch.float32, device=x.device)
-        module = ClusteringModule(est.module_, centers, self.alpha, gamma)
+        module = ClusteringModule(est.module_, centers, self.alpha, weight)
         checkpoint = None
         if checkpoint_dir is not None:
             fingerprint = {"estimator": "DeepClustering", "params": _json_params(self), "n_samples": int(x.shape[0])}
