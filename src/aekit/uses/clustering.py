@@ -205,6 +205,8 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             raise TypeError(f"estimator must be an aekit autoencoder (e.g. aekit.AutoEncoder()); got {self.estimator!r}.")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}; got {self.method!r}.")
+        if n_samples < 2:
+            raise ValueError(f"X has {n_samples} sample(s) (n_samples={n_samples}); clustering needs at least 2.")
         k = self.n_clusters
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 2:
             raise ValueError(f"n_clusters must be an integer >= 2 (one cluster is no clustering); got {k!r}.")
@@ -263,6 +265,9 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         x = est._to_tensor(est._validate_X(X, reset=False))
         weight = 1.0 / (self.gamma * est.n_features_in_) if self.method == "idec" else 0.0
         centers = torch.as_tensor(self.cluster_centers_, dtype=torch.float32, device=x.device)
+        # Trained in the default layout, as fit trains (a fitted conv model infers channels-last, and
+        # resumed optimizer moments, read from a file, are in the default layout).
+        est.module_.to(memory_format=torch.contiguous_format)
         module = ClusteringModule(est.module_, centers, self.alpha, weight)
         checkpoint = None
         if checkpoint_dir is not None:
