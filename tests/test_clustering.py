@@ -152,3 +152,27 @@ def test_fine_tuning_resumes_from_its_checkpoint_bit_for_bit(digits, autoencoder
     resumed = aekit.DeepClustering(autoencoder, epochs=4, **params).fit(X, checkpoint_dir=tmp_path, resume=True)
     np.testing.assert_array_equal(resumed.cluster_centers_, whole.cluster_centers_)
     np.testing.assert_array_equal(resumed.labels_, whole.labels_)
+
+
+def test_cli_cluster_writes_labels_reports_accuracy_and_saves(digits, tmp_path, capsys):
+    from aekit.cli import main
+
+    X, y = digits
+    data = tmp_path / "digits.npz"
+    np.savez(data, x_train=(X * 255).round().astype(np.uint8), y_train=y)
+    run = tmp_path / "run"
+    assert main(["train", "ae", "--data", str(data), "--out", str(run), "--latent-dim", "10", "--epochs", "20",
+                 "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    out = tmp_path / "labels.npy"
+    assert main(["cluster", str(run), str(data), "--n-clusters", "10", "--method", "dec", "--epochs", "3",
+                 "--out", str(out), "--save", str(tmp_path / "clusterer")]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    labels = np.load(out)
+    assert labels.shape == (len(X),) and labels.dtype == np.int64 and set(labels) <= set(range(10))
+    assert f"cluster sizes: {np.bincount(labels, minlength=10).tolist()}" in printed
+    assert f"accuracy {clustering_accuracy(y, labels):.4f}" in printed
+    loaded = aekit.DeepClustering.load(tmp_path / "clusterer")
+    np.testing.assert_array_equal(loaded.labels_, labels)
+    assert main(["cluster", str(run), str(data), "--n-clusters", "1", "--out", str(out)]) == 2
+    assert "n_clusters must be an integer >= 2" in capsys.readouterr().err
