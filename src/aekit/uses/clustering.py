@@ -311,6 +311,8 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             pass
         module.eval()
         est._ready_for_inference()
+        if not est._samples_from_prior:  # sample() draws from a density on the codes, which have moved
+            est._keep_codes_for_density(x, None, check_random_state(seed))
         self.history_ = history
         self.cluster_centers_ = module.centers.detach().cpu().numpy().astype(np.float64)
 
