@@ -424,11 +424,6 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 setattr(model.mixture_, name, arrays[f"mixture.{name}"])
         return model
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.method == "n2d"  # UMAP's layout varies with threads unless seeded
-        return tags
-
 
 def _json_params(model: DeepClustering) -> dict[str, Any]:
     """The clusterer's own parameters (not the estimator, which has its own file) as JSON values."""
