@@ -15,7 +15,7 @@ fine-tune the same pretrained autoencoder for at most ``--cluster-epochs`` epoch
 With ``--checkpoint-dir`` the pretrained autoencoder is saved there and the DEC/IDEC
 fine-tuning is checkpointed every epoch, so a rerun of the command resumes.
 
-Measured with DeepClustering, 1 seed, 30 CPU-bound minutes (results/clustering_mnist_deep_*.json):
+Measured with DeepClustering, 1 seed each, what fitted a shared 2-core CPU (results/clustering_mnist_deep_*.json):
 a 20k subset, 30 pretraining epochs, at most 15 fine-tuning epochs (DEC/IDEC stopped by tol
 at 15): k-means 0.669, DEC 0.679, IDEC 0.694, N2D 0.829; a 10k subset, 40 epochs: 0.603,
 0.609, 0.621, 0.811.  The pretrained codes are far from the published ones (their k-means

@@ -408,7 +408,11 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         except Exception as exc:
             raise ModelFileError(f"{file} is damaged or not a DeepClustering file ({exc}); save the model again.") from None
         estimator = load_estimator(folder / ESTIMATOR_FILE)
+        unknown = set(config["params"]) - set(cls._get_param_names())
+        if unknown:
+            raise ModelFileError(f"{file} has parameters {sorted(unknown)} that DeepClustering does not take; save the model again.")
         model = cls(estimator, **config["params"])
+        model._validate_params(len(arrays["labels_"]))
         model.estimator_ = estimator
         model.n_features_in_ = estimator.n_features_in_
         model.history_ = config["history"]
