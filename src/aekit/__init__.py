@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from aekit import data as datasets, metrics, tracking
     from aekit.estimators import BaseAutoEncoder, ModelFileError, load_estimator as load
     from aekit.estimators.callbacks import Callback
-    from aekit.uses import AnomalyDetector, attribute_vector, interpolate, shift, traverse
+    from aekit.uses import AnomalyDetector, DeepClustering, attribute_vector, interpolate, shift, traverse
 
 __version__ = "0.1.0"
 
@@ -32,8 +32,10 @@ _LAZY = {
     "ModelFileError": ("aekit.estimators", "ModelFileError"),
     "load": ("aekit.estimators", "load_estimator"),
     "Callback": ("aekit.estimators.callbacks", "Callback"),
-    **{name: ("aekit.uses", name) for name in ("AnomalyDetector", "attribute_vector", "interpolate", "shift")},
-    "traverse": ("aekit.uses", "traverse"),
+    **{
+        name: ("aekit.uses", name)
+        for name in ("AnomalyDetector", "DeepClustering", "attribute_vector", "interpolate", "shift", "traverse")
+    },
 }
 
 

@@ -599,6 +599,69 @@ def _export_arguments(export: argparse.ArgumentParser) -> None:
     export.set_defaults(func=cmd_export)
 
 
+def cmd_cluster(args: argparse.Namespace) -> None:
+    """Cluster DATA in the codes of a run's model (k-means, DEC, IDEC or N2D) and write one label per row."""
+    out = Path(args.out)
+    _refuse_same_file(args.data, out, args.run_dir)
+    _check_output_location(out)
+    if table_runs.is_table_run(args.run_dir):
+        raise UserError(
+            f"{args.run_dir} was trained on a table with categories or gaps; cluster its codes with "
+            "aekit.DeepClustering in Python, or train on a numeric table."
+        )
+    estimator, preprocessing = load_run(args.run_dir)
+    loaded = _load(args, _recorded_images(args.run_dir))
+    clusterer = aekit.DeepClustering(
+        estimator, n_clusters=args.n_clusters, method=args.method, epochs=args.epochs, random_state=args.seed,
+        umap_n_neighbors=args.umap_n_neighbors, umap_min_dist=args.umap_min_dist, verbose=1,
+    )  # fmt: skip
+    clusterer.fit(preprocessing.apply(loaded.X), checkpoint_dir=args.checkpoint_dir, resume=args.checkpoint_dir is not None)
+    labels = clusterer.labels_.astype(np.int64)
+    shape = write_array(args.out, len(labels), [labels[:, None] if out.suffix.lower() == ".csv" else labels])
+    sizes = np.bincount(labels, minlength=args.n_clusters)
+    print(f"wrote {args.method} cluster labels {shape} to {args.out}; cluster sizes: {sizes.tolist()}")
+    if loaded.y is not None and len(loaded.y) == len(labels):
+        from aekit.metrics import ari, clustering_accuracy, nmi
+
+        print(
+            f"against DATA's labels: accuracy {clustering_accuracy(loaded.y, labels):.4f}, "
+            f"NMI {nmi(loaded.y, labels):.4f}, ARI {ari(loaded.y, labels):.4f}"
+        )
+    if args.save:
+        clusterer.save(args.save)
+        print(f"saved the clusterer (its fine-tuned model and centres) to {args.save}; load with aekit.DeepClustering.load")
+
+
+def _add_cluster_command(commands: Any) -> None:
+    cluster = commands.add_parser(
+        "cluster",
+        help="cluster DATA in a trained model's codes (k-means, DEC, IDEC or N2D) and write the labels",
+        description=textwrap.fill(
+            "Cluster the rows of DATA in the codes of the run's model: kmeans (k-means on the codes), dec and idec "
+            "(fine-tune the encoder on a self-training KL loss, Xie et al. 2016 / Guo et al. 2017; idec keeps the "
+            "reconstruction loss beside it) or n2d (UMAP of the codes, then a Gaussian mixture; McConville et "
+            "al. 2019). The run folder is not changed. When DATA has labels (an .npz with y), the accuracy, NMI "
+            "and ARI against them are printed.",
+            width=100,
+        ),
+        epilog="Example: aekit cluster runs/ae mnist.npz --n-clusters 10 --method n2d --out labels.npy",
+    )
+    cluster.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
+    cluster.add_argument("data", metavar="DATA", help=".npy, .npz, .csv or .parquet file, or a folder of images")
+    cluster.add_argument("--out", required=True, help="output .npy or .csv file: one cluster label (0..k-1) per row")
+    cluster.add_argument("--n-clusters", type=int, default=10, help="number of clusters (default 10)")
+    cluster.add_argument("--method", choices=("kmeans", "dec", "idec", "n2d"), default="idec", help="(default idec)")
+    cluster.add_argument("--epochs", type=int, default=100, help="most DEC/IDEC fine-tuning epochs (default 100)")
+    cluster.add_argument("--umap-n-neighbors", type=int, default=20, help="n2d: UMAP's n_neighbors (default 20)")
+    cluster.add_argument("--umap-min-dist", type=float, default=0.0, help="n2d: UMAP's min_dist (default 0)")
+    cluster.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cluster.add_argument("--checkpoint-dir", help="checkpoint DEC/IDEC fine-tuning here; rerunning resumes")
+    cluster.add_argument("--save", metavar="DIR", help="also save the clusterer (model file + centres) in DIR")
+    cluster.add_argument("--drop", metavar="COL,...", help="table columns to leave out, as in training")
+    _add_image_flags(cluster, "(default: as in training)", "(default: as in training)")
+    cluster.set_defaults(func=cmd_cluster)
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from aekit.tour import run_report
 
@@ -863,6 +926,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=None, help="random seed (default: fresh randomness)")
     sample.set_defaults(func=cmd_sample)
     _add_export_command(commands)
+    _add_cluster_command(commands)
     return parser
 
 
