@@ -601,6 +601,9 @@ def _export_arguments(export: argparse.ArgumentParser) -> None:
 
 def cmd_cluster(args: argparse.Namespace) -> None:
     """Cluster DATA in the codes of a run's model (k-means, DEC, IDEC or N2D) and write one label per row."""
+    from aekit import table_runs
+    from aekit.runs import load_run
+
     out = Path(args.out)
     _refuse_same_file(args.data, out, args.run_dir)
     _check_output_location(out)
