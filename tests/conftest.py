@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +56,28 @@ def single_blas_thread():
     """k-means, mixtures and friends on tiny arrays: spinning BLAS/OpenMP threads only cost time on a busy machine."""
     with threadpool_limits(limits=1):
         yield
+
+
+@pytest.fixture
+def crash_after_checkpoint(monkeypatch):
+    """A context in which training is killed right after the checkpoint that ``when(checkpoint, state)`` picks.
+
+    The checkpoint is written first, as a process killed just after saving would leave it;
+    the context expects the KeyboardInterrupt that stands for the kill.
+    """
+    from aekit.train.checkpoint import Checkpoint
+
+    @contextlib.contextmanager
+    def crash(when: Callable) -> Iterator[None]:
+        save = Checkpoint.save
+
+        def save_then_crash(self, state):
+            save(self, state)
+            if when(self, state):
+                raise KeyboardInterrupt
+
+        with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+            patched.setattr(Checkpoint, "save", save_then_crash)
+            yield
+
+    return crash

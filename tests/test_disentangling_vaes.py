@@ -12,7 +12,6 @@ from aekit.metrics import gaussian_total_correlation
 from aekit.models.dipvae import DIPCovariance, dip_covariance
 from aekit.models.factorvae import DiscriminatorTotalCorrelation, permute_dims
 from aekit.models.terms import ForwardPass
-from aekit.train.checkpoint import Checkpoint
 
 SMALL = dict(hidden=(64,), epochs=30, batch_size=64)
 
@@ -125,21 +124,12 @@ def test_round_trip_through_a_model_file(cls, digits, tmp_path):
 
 
 @pytest.mark.parametrize("cls", [aekit.FactorVAE, aekit.DIPVAE])
-def test_an_interrupted_run_resumes_bit_for_bit(cls, digits, tmp_path, monkeypatch):
+def test_an_interrupted_run_resumes_bit_for_bit(cls, digits, tmp_path, crash_after_checkpoint):
     """For FactorVAE the discriminator's weights and its Adam moments survive the restart too."""
     X, _ = digits
     params = dict(latent_dim=3, hidden=(16,), architecture="mlp", batch_size=64, random_state=1, epochs=4)
-    save = Checkpoint.save
-
-    def save_then_crash(self, state):
-        save(self, state)
-        if state.epoch == 2:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(Checkpoint, "save", save_then_crash)
-        with pytest.raises(KeyboardInterrupt):
-            cls(**params).fit(X[:500], checkpoint_dir=tmp_path)
+    with crash_after_checkpoint(lambda checkpoint, state: state.epoch == 2):
+        cls(**params).fit(X[:500], checkpoint_dir=tmp_path)
     resumed = cls(**params).fit(X[:500], checkpoint_dir=tmp_path, resume=True)
     straight = cls(**params).fit(X[:500])
     for name, tensor in straight.module_.state_dict().items():

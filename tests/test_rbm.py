@@ -8,7 +8,6 @@ import torch
 
 import aekit
 from aekit.models.rbm import ContrastiveDivergence, RBMModule, log_partition_exact
-from aekit.train.checkpoint import Checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -140,21 +139,12 @@ def test_save_load_round_trip(small_pcd, binary_digits, tmp_path):
     np.testing.assert_array_equal(loaded.sample(10, steps=5, random_state=1), small_pcd.sample(10, steps=5, random_state=1))
 
 
-def test_an_interrupted_pcd_run_resumes_bit_identically(binary_digits, tmp_path, monkeypatch):
+def test_an_interrupted_pcd_run_resumes_bit_identically(binary_digits, tmp_path, crash_after_checkpoint):
     """The chains, momentum buffers and RNG states all travel in the checkpoint."""
     X, _ = binary_digits
     params = dict(n_components=12, epochs=4, batch_size=50, learning_rate_schedule="cosine", random_state=3)
-    save = Checkpoint.save
-
-    def save_then_crash(self, state):
-        save(self, state)
-        if state.epoch == 2:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(Checkpoint, "save", save_then_crash)
-        with pytest.raises(KeyboardInterrupt):
-            aekit.RBM(**params).fit(X[:600], checkpoint_dir=tmp_path)
+    with crash_after_checkpoint(lambda checkpoint, state: state.epoch == 2):
+        aekit.RBM(**params).fit(X[:600], checkpoint_dir=tmp_path)
     resumed = aekit.RBM(**params).fit(X[:600], checkpoint_dir=tmp_path, resume=True)
     straight = aekit.RBM(**params).fit(X[:600])
     np.testing.assert_array_equal(resumed.components_, straight.components_)
@@ -222,7 +212,7 @@ def test_dbn_transforms_through_the_stack_and_samples_digit_like_images(small_db
     np.testing.assert_allclose(-dbn.score_samples(X[:5]), np.square(dbn.reconstruct(X[:5]) - X[:5]).sum(1), rtol=1e-5)
 
 
-def test_dbn_save_load_and_resume_layer_by_layer(small_dbn, binary_digits, tmp_path, monkeypatch):
+def test_dbn_save_load_and_resume_layer_by_layer(small_dbn, binary_digits, tmp_path, crash_after_checkpoint):
     X, _ = binary_digits
     small_dbn.save(tmp_path / "dbn.safetensors")
     loaded = aekit.load(tmp_path / "dbn.safetensors")
@@ -230,17 +220,8 @@ def test_dbn_save_load_and_resume_layer_by_layer(small_dbn, binary_digits, tmp_p
     np.testing.assert_array_equal(loaded.sample(5, steps=3, random_state=0), small_dbn.sample(5, steps=3, random_state=0))
 
     params = dict(n_components=(12, 6), epochs=3, batch_size=50, random_state=2)
-    save = Checkpoint.save
-
-    def save_then_crash(self, state):
-        save(self, state)
-        if self.path.name.startswith("layer2") and state.epoch == 1:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(Checkpoint, "save", save_then_crash)
-        with pytest.raises(KeyboardInterrupt):
-            aekit.DBN(**params).fit(X[:500], checkpoint_dir=tmp_path / "run")
+    with crash_after_checkpoint(lambda checkpoint, state: checkpoint.path.name.startswith("layer2") and state.epoch == 1):
+        aekit.DBN(**params).fit(X[:500], checkpoint_dir=tmp_path / "run")
     resumed = aekit.DBN(**params).fit(X[:500], checkpoint_dir=tmp_path / "run", resume=True)
     straight = aekit.DBN(**params).fit(X[:500])
     np.testing.assert_array_equal(resumed.transform(X[500:600]), straight.transform(X[500:600]))

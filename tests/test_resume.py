@@ -19,7 +19,7 @@ from safetensors import safe_open
 import aekit
 from aekit.cli import main
 from aekit.train import CheckpointError
-from aekit.train.checkpoint import CHECKPOINT_FILE, Checkpoint
+from aekit.train.checkpoint import CHECKPOINT_FILE
 
 TRAIN = ["vae", "--quiet", "--latent-dim", "2", "--hidden", "32", "--architecture", "mlp",
          "--epochs", "6", "--batch-size", "16", "--seed", "3", "--validation-fraction", "0.2"]
@@ -111,22 +111,13 @@ def test_resuming_with_more_epochs_equals_training_longer(tmp_path, digits):
     assert drop_seconds(resumed.history_) == drop_seconds(straight.history_)
 
 
-def test_an_interrupted_sgd_run_with_a_cosine_schedule_resumes_exactly(tmp_path, digits, monkeypatch):
+def test_an_interrupted_sgd_run_with_a_cosine_schedule_resumes_exactly(tmp_path, digits, crash_after_checkpoint):
     """The momentum buffers and the position in the learning-rate schedule survive the restart."""
     X, _ = digits
     params = dict(latent_dim=3, hidden=(16,), architecture="mlp", batch_size=64, random_state=1, epochs=4)
     params |= dict(solver="sgd", learning_rate=0.05, learning_rate_schedule="cosine")
-    save = Checkpoint.save
-
-    def save_then_crash(self, state):
-        save(self, state)
-        if state.epoch == 2:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(Checkpoint, "save", save_then_crash)
-        with pytest.raises(KeyboardInterrupt):
-            aekit.AutoEncoder(**params).fit(X[:500], checkpoint_dir=tmp_path)
+    with crash_after_checkpoint(lambda checkpoint, state: state.epoch == 2):
+        aekit.AutoEncoder(**params).fit(X[:500], checkpoint_dir=tmp_path)
     resumed = aekit.AutoEncoder(**params).fit(X[:500], checkpoint_dir=tmp_path, resume=True)
     straight = aekit.AutoEncoder(**params).fit(X[:500])
     np.testing.assert_array_equal(resumed.transform(X[500:600]), straight.transform(X[500:600]))
