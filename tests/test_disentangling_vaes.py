@@ -109,20 +109,7 @@ def test_dipvae_pulls_the_held_out_covariance_to_the_identity(flat_digits, dip_t
 
 
 # ---------------------------------------------------------------------------- files, resume, checks
-@pytest.mark.parametrize("cls", [aekit.FactorVAE, aekit.DIPVAE])
-def test_round_trip_through_a_model_file(cls, digits, tmp_path):
-    X, _ = digits
-    est = cls(latent_dim=3, hidden=(16,), epochs=2, random_state=0).fit(X[:300])
-    est.save(tmp_path / "model.safetensors")
-    loaded = aekit.load(tmp_path / "model.safetensors")
-    assert type(loaded) is cls and loaded.get_params() == est.get_params()
-    np.testing.assert_array_equal(loaded.transform(X[300:340]), est.transform(X[300:340]))
-    np.testing.assert_array_equal(loaded.sample(4, random_state=1), est.sample(4, random_state=1))
-    if cls is aekit.FactorVAE:  # the discriminator is part of the file
-        for name, tensor in est.module_.adversary.state_dict().items():
-            torch.testing.assert_close(loaded.module_.adversary.state_dict()[name], tensor, rtol=0, atol=0)
-
-
+# (Model files of both families: tests/test_families.py, with the other relatives.)
 @pytest.mark.parametrize("cls", [aekit.FactorVAE, aekit.DIPVAE])
 def test_an_interrupted_run_resumes_bit_for_bit(cls, digits, tmp_path, crash_after_checkpoint):
     """For FactorVAE the discriminator's weights and its Adam moments survive the restart too."""
