@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import json
 import os
 import sys
 import textwrap
@@ -151,12 +150,10 @@ def _image_settings(loaded: LoadedData, path: str) -> dict | None:
 
 
 def _recorded_images(run_dir: str) -> dict:
-    from aekit.runs import RUN_FILE
+    """How the run read its image folder (size, colour), from run.json, which load_run has checked."""
+    from aekit.runs import read_summary
 
-    try:
-        return json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8")).get("image_folder") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
+    return read_summary(Path(run_dir)).get("image_folder") or {}
 
 
 #: ``aekit train`` flags whose default is not None: None in the namespace means "not given", so that a
@@ -452,7 +449,8 @@ def cmd_detect(args: argparse.Namespace) -> None:
     run_dir = Path(args.run_dir)
     estimator, preprocessing = load_run(run_dir)
     table = table_runs.is_table_run(run_dir)
-    recorded = _recorded_images(args.run_dir)
+    summary = runs.read_summary(run_dir)
+    recorded = summary.get("image_folder") or {}
 
     def read(path: str) -> Any:
         """The file at ``path`` as the model takes it."""
@@ -463,7 +461,7 @@ def cmd_detect(args: argparse.Namespace) -> None:
             raise UserError(f"{args.run_dir} holds a table model; pass a CSV or Parquet table, not {path}.")
         return table_runs.check_against_run(run_dir, loaded.frame, str(path))
 
-    reference = args.calibrate or runs.read_summary(run_dir).get("data")
+    reference = args.calibrate or summary.get("data")
     if not reference or not Path(reference).exists():
         raise UserError(
             f"the threshold is set on the data the model was trained on ({reference or 'not recorded'}), which is "
