@@ -468,8 +468,8 @@ def cmd_detect(args: argparse.Namespace) -> None:
             "not there; pass --calibrate FILE (that data, or rows known to be normal)."
         )
     threshold = {"contamination": args.contamination} if args.fpr is None else {"threshold": "fpr", "fpr": args.fpr}
-    score = "elbo" if hasattr(estimator, "log_likelihood") else "squared"
-    detector = AnomalyDetector.from_fitted(estimator, read(reference), score=score, **threshold)
+    score = {"score": "elbo"} if hasattr(estimator, "log_likelihood") else {}  # else the detector's default
+    detector = AnomalyDetector.from_fitted(estimator, read(reference), **score, **threshold)
     X = read(args.data)
     scores, p_values = detector.score_samples(X), detector.p_values(X)
     outliers = detector.predict(X) == -1

@@ -14,7 +14,9 @@ from aekit.estimators.base import UNIT_INTERVAL_TOLERANCE
 from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, feature_errors, reconstruction_error
 
 PROBABILISTIC_SCORES = ("elbo", "log_likelihood")
-SCORES = (*RECONSTRUCTION_METRICS, *PROBABILISTIC_SCORES)
+#: Squared reconstruction error plus the code's distance from the training codes (see AnomalyDetector).
+ERROR_AND_CODE = "squared+code"
+SCORES = (ERROR_AND_CODE, *RECONSTRUCTION_METRICS, *PROBABILISTIC_SCORES)
 THRESHOLDS = ("contamination", "fpr")
 #: The score of a row that cannot be scored (outside the model's range, or NaN): below every other,
 #: and finite, because scikit-learn's metrics (roc_auc_score, ...) refuse infinity.
@@ -55,9 +57,16 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     calibration_fraction : float in (0, 0.9], default=0.2
         Share of ``X`` held out for calibration with ``threshold="fpr"`` and no
         ``X_calibration``.
-    score : str, default="squared"
+    score : str, default="squared+code"
         What makes an input normal:
 
+        * "squared+code": minus the sum of two terms that each average 1 on the reference
+          rows (the training rows, or ``X_reference``): the squared reconstruction error
+          divided by its reference mean, and the squared Mahalanobis distance of the code
+          (``transform``) from the reference codes divided by the code's dimension.  An
+          outlier can be reconstructed well from an unusual code (the autoencoder
+          generalizes beyond the data); the second term catches it, as the leading
+          components do in PCA's outlier score;
         * "squared", "absolute", "cross_entropy": minus the per-sample reconstruction
           error under that metric (see :func:`aekit.metrics.reconstruction_error`);
         * "elbo" (VAE family): the deterministic ELBO of ``VAE.score_samples``;
@@ -76,6 +85,9 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     calibration_scores_ : ndarray
         Sorted scores that :meth:`p_values` compares with: the held-out rows' with
         ``threshold="fpr"``, else the training rows' (in-sample, so optimistic).
+    reference_error_, code_mean_, code_precision_ : float, ndarray, ndarray
+        With ``score="squared+code"``: the reference rows' mean squared error, and the
+        mean and inverse covariance of their codes.
     n_features_in_ : int
 
     Examples
@@ -91,7 +103,7 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         self,
         estimator: Any,
         contamination: float = 0.1,
-        score: str = "squared",
+        score: str = ERROR_AND_CODE,
         n_samples: int = 100,
         random_state: Any = None,
         threshold: str = "contamination",
@@ -114,6 +126,11 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {list(SCORES)}; got {self.score!r}.")
+        if self.score == ERROR_AND_CODE and not hasattr(self.estimator, "transform"):
+            raise ValueError(
+                f"score={self.score!r} needs an estimator with transform (its codes); "
+                f"{type(self.estimator).__name__} has none. Use score='squared'."
+            )
         if self.score in PROBABILISTIC_SCORES and not hasattr(self.estimator, "log_likelihood"):
             raise ValueError(
                 f"score={self.score!r} needs a VAE-family estimator; {type(self.estimator).__name__} "
@@ -179,6 +196,8 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
+        if self.score == ERROR_AND_CODE:
+            self._fit_code_reference(X)
         if self.threshold == "fpr":
             self.calibration_scores_ = np.sort(self._score(X_calibration))
             n_cal = len(self.calibration_scores_)
@@ -187,6 +206,37 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             self.calibration_scores_ = np.sort(self._score(X))
             self.offset_ = float(np.percentile(self.calibration_scores_, 100.0 * self.contamination))
+
+    def _fit_code_reference(self, X: Any) -> None:
+        """The statistics of ``score="squared+code"`` from the reference rows that can be scored."""
+        outside = self._outside_unit_interval(X, self.estimator_)
+        if outside is not None:
+            if outside.all():
+                raise ValueError("every reference row leaves the model's [0, 1] range; none can set the threshold.")
+            X = _rows(X, np.flatnonzero(~outside))
+        errors = self._reconstruction_errors(X)
+        codes = np.asarray(self.estimator_.transform(X), dtype=np.float64).reshape(len(errors), -1)
+        finite = np.isfinite(errors) & np.isfinite(codes).all(axis=1)
+        if finite.sum() < 2:
+            raise ValueError("fewer than 2 reference rows have a finite error and code; pass more (normal) rows.")
+        errors, codes = errors[finite], codes[finite]
+        self.reference_error_ = max(float(errors.mean()), np.finfo(np.float64).tiny)
+        self.code_mean_ = codes.mean(axis=0)
+        covariance = np.atleast_2d(np.cov(codes, rowvar=False))
+        # A small ridge keeps collapsed (constant) code dimensions from dividing by zero.
+        ridge = 1e-6 * max(float(np.trace(covariance)) / len(covariance), 1e-12)
+        self.code_precision_ = np.linalg.inv(covariance + ridge * np.eye(len(covariance)))
+
+    def _reconstruction_errors(self, X: Any) -> np.ndarray:
+        if hasattr(self.estimator_, "column_errors"):
+            return self.estimator_.reconstruction_error(X)
+        return reconstruction_error(self.estimator_, X, metric="squared")
+
+    def _error_and_code_score(self, X: Any) -> np.ndarray:
+        errors = self._reconstruction_errors(X)
+        offsets = np.asarray(self.estimator_.transform(X), dtype=np.float64).reshape(len(errors), -1) - self.code_mean_
+        distances = np.einsum("ij,jk,ik->i", offsets, self.code_precision_, offsets)
+        return -(errors / self.reference_error_ + distances / len(self.code_mean_))
 
     def p_values(self, X: Any) -> np.ndarray:
         """Conformal p-value of each row under "it is an inlier": ``(1 + #{calibration scores
@@ -207,13 +257,14 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
 
         A table estimator (:class:`aekit.TabularAutoEncoder`) gives a DataFrame of its
         per-column loss terms (each row sums to the row's error); the others give the
-        per-feature error under ``score`` ("squared" for the probabilistic scores) as an
+        per-feature error under ``score`` ("squared" for "squared+code", whose code term
+        belongs to no single feature, and for the probabilistic scores) as an
         array (n, n_features), or a DataFrame with the columns of a DataFrame ``X``.
         """
         check_is_fitted(self)
         if hasattr(self.estimator_, "column_errors"):
             return self.estimator_.column_errors(X)
-        metric = self.score if self.score in RECONSTRUCTION_METRICS else "squared"
+        metric = self.score if self.score in RECONSTRUCTION_METRICS else "squared"  # squared+code: its error part
         errors = feature_errors(self.estimator_, X, metric)
         if hasattr(X, "columns") and errors.shape[1] == len(X.columns):
             import pandas as pd
@@ -246,6 +297,8 @@ class AnomalyDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
             return ((flat < -UNIT_INTERVAL_TOLERANCE) | (flat > 1 + UNIT_INTERVAL_TOLERANCE)).any(axis=1)
 
     def _model_score(self, X: Any) -> np.ndarray:
+        if self.score == ERROR_AND_CODE:
+            return self._error_and_code_score(X)
         if hasattr(self.estimator_, "column_errors") and self.score in RECONSTRUCTION_METRICS:
             if self.score != "squared":
                 raise ValueError(
