@@ -34,6 +34,9 @@ ESTIMATORS = [
     # Gaussian visible units: the checks' data are real numbers of either sign.
     (aekit.RBM(visible="gaussian", n_components=4, epochs=3, batch_size=32, ais_betas=100, ais_chains=10, random_state=0), {}),
     (aekit.DBN(visible="gaussian", n_components=(4, 3), epochs=3, batch_size=32, random_state=0), {}),
+    # Numeric arrays are tables of numeric columns to these.
+    (aekit.TabularAutoEncoder(**SMALL), {}),
+    (aekit.TabularVAE(**SMALL), {}),
 ]
 
 

@@ -54,6 +54,34 @@ def test_detector_ranks_planted_anomalies_above_normal_digits(detector, planted)
     assert auroc(is_anomaly, -scores) > 0.95
 
 
+def test_error_and_code_terms_each_average_one_on_the_training_rows(detector, planted):
+    X_train, _, _ = planted
+    codes = detector.estimator_.transform(X_train)
+    errors = detector.estimator_.reconstruction_error(X_train)
+    assert detector.reference_error_ == pytest.approx(errors.mean(), rel=1e-6)
+    np.testing.assert_allclose(detector.code_mean_, codes.mean(0), atol=1e-5)
+    # The squared Mahalanobis distance under the sample covariance averages d (n - 1) / n.
+    n = len(X_train)
+    assert -detector.score_samples(X_train).mean() == pytest.approx(1 + (n - 1) / n, rel=1e-3)
+
+
+def test_error_and_code_score_catches_what_the_error_misses():
+    """Points on the data's plane but far along it: reconstructed well, from codes no training row has."""
+    rng = np.random.RandomState(0)
+    basis = rng.standard_normal((2, 8))
+    X = (rng.standard_normal((800, 2)) @ basis).astype(np.float32)
+    angles = rng.uniform(0, 2 * np.pi, 40)
+    far = (5 * np.column_stack([np.cos(angles), np.sin(angles)]) @ basis).astype(np.float32)  # 5 sd out
+    normal = (rng.standard_normal((40, 2)) @ basis).astype(np.float32)
+    estimator = aekit.AutoEncoder(latent_dim=2, hidden=(32,), epochs=60, random_state=0)
+    is_far = np.r_[np.zeros(40), np.ones(40)]
+    test = np.concatenate([normal, far])
+    both = aekit.AnomalyDetector(estimator).fit(X)
+    error_only = aekit.AnomalyDetector(estimator, score="squared").fit(X)
+    assert auroc(is_far, -both.score_samples(test)) > 0.95
+    assert auroc(is_far, -both.score_samples(test)) > auroc(is_far, -error_only.score_samples(test)) + 0.05
+
+
 def test_detector_follows_the_outlier_api(detector, planted):
     X_train, X_test, is_anomaly = planted
     decision = detector.decision_function(X_test)

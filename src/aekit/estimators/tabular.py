@@ -95,10 +95,16 @@ class TabularMixin:
             raise ValueError(f"embedding_dim must be None or a positive integer; got {self.embedding_dim!r}.")
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        _refuse_non_tables(X)
         if reset:
             frame = as_frame(X)
+            if frame.shape[1] == 0:
+                raise ValueError(
+                    f"X has 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required; "
+                    "pass a table with columns."
+                )
             if len(frame) < 2:
-                raise ValueError(f"X has {len(frame)} row(s); training needs at least 2.")
+                raise ValueError(f"X has {len(frame)} sample(s) (rows); training needs at least 2.")
             schema = TableSchema.infer(frame, self.categorical, self.numeric)
             self.schema_ = schema.to_dict()
             self.feature_names_in_ = np.asarray(schema.names, dtype=object)
@@ -111,9 +117,11 @@ class TabularMixin:
         else:
             array = np.asarray(X, dtype=object if not np.asarray(X).dtype.kind in "fiub" else None)
             if array.ndim != 2 or array.shape[1] != self.n_features_in_:
+                found = f"{array.shape[1]} features" if array.ndim == 2 else f"shape {array.shape}"
+                reshape = " Reshape your data: one row per sample." if array.ndim == 1 else ""
                 raise ValueError(
-                    f"X has shape {array.shape}, but {type(self).__name__} was fitted on a table of "
-                    f"{self.n_features_in_} columns {list(self.feature_names_in_)}; pass a DataFrame with those columns."
+                    f"X has {found}, but {type(self).__name__} is expecting {self.n_features_in_} features as input "
+                    f"(the columns {list(self.feature_names_in_)}); pass a DataFrame with those columns.{reshape}"
                 )
             frame = as_frame(array, list(self.feature_names_in_))
         return self.schema.encode(frame)
@@ -263,7 +271,20 @@ class TabularMixin:
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
         tags.input_tags.string = True
+        # Codes are float32 whatever the columns' types: a mixed table has no one dtype to keep.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def _refuse_non_tables(X: Any) -> None:
+    """Sparse matrices and complex numbers have no table form: say so before pandas converts them oddly."""
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError("X is a sparse matrix, and sparse input is not supported: pass X.toarray() or a DataFrame.")
+    dtypes = list(X.dtypes) if hasattr(X, "dtypes") and not hasattr(X, "dtype") else [np.asarray(X).dtype]
+    if any(getattr(dtype, "kind", None) == "c" for dtype in dtypes):
+        raise ValueError(
+            "Complex data not supported: no column type takes complex numbers; pass real ones (e.g. np.abs(X))."
+        )
 
 
 class TabularAutoEncoder(TabularMixin, AutoEncoder):
