@@ -267,6 +267,27 @@ def test_cli_trains_on_a_mixed_table_and_checks_new_files(tmp_path, people, caps
     assert _files(tmp_path) == before
 
 
+def test_cli_checks_a_numeric_table_by_its_column_names(tmp_path, capsys):
+    """A numeric CSV trains the plain model; later files are matched to its columns by name."""
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.standard_normal((120, 3)) * [1, 10, 100], columns=["a", "b", "c"])
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    frame[["c", "a", "b"]].to_csv(tmp_path / "shuffled.csv", index=False)
+    frame.rename(columns={"c": "d"}).to_csv(tmp_path / "renamed.csv", index=False)
+    run = tmp_path / "run"
+    assert main(["train", "ae", "--data", str(tmp_path / "train.csv"), "--out", str(run), "--latent-dim", "2",
+                 "--hidden", "8", "--epochs", "2", "--quiet"]) == 0  # fmt: skip
+    assert json.loads((run / "run.json").read_text())["columns"] == ["a", "b", "c"]
+    for name in ("train", "shuffled"):
+        assert main(["encode", str(run), str(tmp_path / f"{name}.csv"), "--out", str(tmp_path / f"{name}.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "train.npy"), np.load(tmp_path / "shuffled.npy"))
+    capsys.readouterr()
+    before = _files(tmp_path)
+    assert main(["encode", str(run), str(tmp_path / "renamed.csv"), "--out", str(tmp_path / "z.npy")]) == 2
+    assert "lacks column(s) ['c'] and has column(s) ['d'] not seen in fit" in capsys.readouterr().err
+    assert _files(tmp_path) == before
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

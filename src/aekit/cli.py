@@ -139,7 +139,29 @@ def _load(args: argparse.Namespace, recorded: dict | None = None) -> LoadedData:
     loaded = load_data(args.data, drop=_columns(args.drop), size=None if size is None else tuple(size), color=color)
     if loaded.description:
         print(f"aekit: {args.data}: {loaded.description}", file=sys.stderr)
+    if recorded.get("columns") and loaded.frame is not None:
+        _in_training_columns(loaded, recorded["columns"], args.data)
     return loaded
+
+
+def _in_training_columns(loaded: LoadedData, columns: list[str], path: str) -> None:
+    """A numeric table's columns by name, in the training table's order: a renamed, missing or extra
+    column is an error naming it, and reordered columns are put back in place."""
+    from aekit.data.tables import TableError, is_plain_numeric, select_columns
+
+    try:
+        frame = select_columns(loaded.frame, columns, path)
+    except TableError as exc:
+        raise UserError(str(exc)) from None
+    if [str(c) for c in loaded.frame.columns] != columns:
+        print(f"aekit: {path}: columns put in the training table's order {columns}", file=sys.stderr)
+    loaded.frame = frame
+    loaded.X = frame.to_numpy(dtype=np.float64) if is_plain_numeric(frame) else frame
+
+
+def _table_columns(loaded: LoadedData) -> list[str] | None:
+    """What run.json records of a numeric table: its column names, which later commands check."""
+    return None if loaded.frame is None else [str(c) for c in loaded.frame.columns]
 
 
 def _image_settings(loaded: LoadedData, path: str) -> dict | None:
@@ -149,11 +171,17 @@ def _image_settings(loaded: LoadedData, path: str) -> dict | None:
     return {"size": list(loaded.X.shape[-2:]), "color": "rgb" if loaded.X.ndim == 4 else "grey"}
 
 
-def _recorded_images(run_dir: str) -> dict:
-    """How the run read its image folder (size, colour), from run.json, which load_run has checked."""
+def _recorded_reading(summary: dict) -> dict:
+    """How the run read its data, from its run.json: an image folder's size and colour, a numeric
+    table's columns; later commands read their DATA the same way."""
+    return {**(summary.get("image_folder") or {}), "columns": summary.get("columns")}
+
+
+def _recorded_for(run_dir: str) -> dict:
+    """:func:`_recorded_reading` of the run in ``run_dir`` (whose run.json load_run has checked)."""
     from aekit.runs import read_summary
 
-    return read_summary(Path(run_dir)).get("image_folder") or {}
+    return _recorded_reading(read_summary(Path(run_dir)))
 
 
 #: ``aekit train`` flags whose default is not None: None in the namespace means "not given", so that a
@@ -244,15 +272,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     _refuse_same_file(args.data, out)
     _refuse_existing_run(out, args)
     distributed.set_timeout(args.ddp_timeout)
-    images = _image_settings(loaded, args.data)
+    data_form = {"image_folder": _image_settings(loaded, args.data), "columns": None if table else _table_columns(loaded)}
     if not distributed.is_main_process():
-        _train(args, cls, estimator, X, table, preprocessing, images, out)  # under torchrun, rank 0 writes the run
+        _train(args, cls, estimator, X, table, preprocessing, data_form, out)  # under torchrun, rank 0 writes the run
         return
     created = not out.exists()
     try:
         check_writable(out)  # a read-only or unwritable --out fails now, not after the first epoch
         with folder_lock(out):  # one writer per run folder: a second `aekit train` into it is refused
-            _train(args, cls, estimator, X, table, preprocessing, images, out)
+            _train(args, cls, estimator, X, table, preprocessing, data_form, out)
     except BaseException:
         if created:  # a run that failed before writing anything leaves no empty folder behind
             with contextlib.suppress(OSError):
@@ -282,7 +310,7 @@ def _train(
     X: Any,
     table: bool,
     preprocessing: Preprocessing,
-    images: dict | None,
+    data_form: dict,
     out: Path,
 ) -> None:
     """Fit, then (rank 0) write the run folder as one unit: run.json, listing the others, last."""
@@ -315,7 +343,7 @@ def _train(
         "estimator": cls.__name__,
         "data": str(args.data),
         "n_samples": int(len(X)),
-        "image_folder": images,
+        **data_form,  # how the data was read (image_folder, columns), for the commands that read more
         "epochs_run": estimator.n_epochs_,
         "fit_seconds": round(seconds, 3),
         "final": {k: v[-1] for k, v in estimator.history_.items() if k.startswith(("train_", "val_"))},
@@ -403,7 +431,7 @@ def cmd_apply(args: argparse.Namespace) -> None:
         raise UserError(f"{args.run_dir} was not trained on a table; impute fills gaps of CSV/Parquet tables.")
     command = DATA_COMMANDS[args.command]
     estimator, preprocessing = load_run(args.run_dir)
-    loaded = _load(args, _recorded_images(args.run_dir))
+    loaded = _load(args, _recorded_for(args.run_dir))
     X = loaded.X
 
     def run(model_input: np.ndarray) -> np.ndarray:
@@ -450,7 +478,7 @@ def cmd_detect(args: argparse.Namespace) -> None:
     estimator, preprocessing = load_run(run_dir)
     table = table_runs.is_table_run(run_dir)
     summary = runs.read_summary(run_dir)
-    recorded = summary.get("image_folder") or {}
+    recorded = _recorded_reading(summary)
 
     def read(path: str) -> Any:
         """The file at ``path`` as the model takes it."""
@@ -611,7 +639,7 @@ def cmd_cluster(args: argparse.Namespace) -> None:
             "aekit.DeepClustering in Python, or train on a numeric table."
         )
     estimator, preprocessing = load_run(args.run_dir)
-    loaded = _load(args, _recorded_images(args.run_dir))
+    loaded = _load(args, _recorded_for(args.run_dir))
     clusterer = aekit.DeepClustering(
         estimator, n_clusters=args.n_clusters, method=args.method, epochs=args.epochs, random_state=args.seed,
         umap_n_neighbors=args.umap_n_neighbors, umap_min_dist=args.umap_min_dist, verbose=1,

@@ -132,6 +132,24 @@ def as_frame(X: Any, names: list[str] | None = None) -> Any:
     return pd.DataFrame(array, columns=names)
 
 
+def select_columns(frame: Any, names: list[str], source: str = "the data") -> Any:
+    """``frame``'s columns ``names`` in that order (the training table's); a TableError naming the
+    missing and the extra columns, so that no column is ever fed to the model in another's place."""
+    found = [str(c) for c in frame.columns]
+    missing = [c for c in names if c not in found]
+    extra = [c for c in found if c not in names]
+    if missing or extra:
+        parts = [f"lacks column(s) {missing}"] if missing else []
+        parts += [f"has column(s) {extra} not seen in fit"] if extra else []
+        raise TableError(
+            f"{source} {' and '.join(parts)}; the model was trained on columns {names}. "
+            "Pass a table with exactly those columns (drop the extra ones)."
+        )
+    frame = frame.copy()
+    frame.columns = found
+    return frame[names]
+
+
 def is_plain_numeric(frame: Any) -> bool:
     """Every column numeric (not boolean) with no missing cell: a plain array would do."""
     pd = _pandas()
@@ -257,18 +275,7 @@ class TableSchema:
     # ------------------------------------------------------------------ checking and encoding
     def check_columns(self, frame: Any, source: str = "the data") -> Any:
         """``frame`` with the schema's columns in order; TableError naming missing and extra columns."""
-        names = [str(c) for c in frame.columns]
-        missing = [c for c in self.names if c not in names]
-        extra = [c for c in names if c not in self.names]
-        if missing or extra:
-            parts = ([f"lacks column(s) {missing}"] if missing else []) + ([f"has column(s) {extra} not seen in fit"] if extra else [])
-            raise TableError(
-                f"{source} {' and '.join(parts)}; the model was trained on columns {self.names}. "
-                "Pass a table with exactly those columns (drop the extra ones)."
-            )
-        frame = frame.copy()
-        frame.columns = names
-        return frame[self.names]
+        return select_columns(frame, self.names, source)
 
     def encode(self, frame: Any, source: str = "the data") -> np.ndarray:
         """The encoded float32 array (n, n_columns); NaN marks a missing cell.
