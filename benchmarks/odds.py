@@ -7,8 +7,9 @@ fraction, test ROC AUC.  PyOD ran one split; here every method sees the same fiv
 splits (seeds 0-4) and the table gives the mean and the spread (standard deviation
 over seeds).  aekit's AutoEncoder and VAE run at their defaults (the VAE with
 ``likelihood="gaussian"``, because its default Bernoulli likelihood needs data in
-[0, 1] and standardized features are not), scored by squared reconstruction error
-through :class:`aekit.AnomalyDetector`.  Same-run baselines: PCA scored as PyOD's
+[0, 1] and standardized features are not), scored through :class:`aekit.AnomalyDetector`
+at its default score ("squared+code": the reconstruction error plus the code's Mahalanobis
+distance from the training codes).  Same-run baselines: PCA scored as PyOD's
 ``PCA`` detector scores (every component, distances weighted by explained variance;
 Shyu et al. 2003) and scikit-learn's IsolationForest (100 trees, as PyOD's IForest).
 
