@@ -13,6 +13,7 @@ import pytest
 
 import aekit
 from aekit import viz
+from aekit.cli import main
 from aekit.cluster_report import cluster_report
 
 SECTIONS = ["Cluster sizes", "Decoded cluster centres", "Clusters against the labels"]
@@ -85,3 +86,31 @@ def test_a_table_gets_its_decoded_centres_as_a_table_in_the_data_units(digits):
     assert centres.table.rows[0] == ["#0", str((model.labels_ == 0).sum()), *(f"{v:.4g}" for v in decoded[0])]
     assert "in the data’s own units" in centres.caption
 
+
+def test_cli_cluster_report_for_labelled_images_and_an_unlabelled_table(digits, tmp_path, capsys):
+    X, y = digits
+    images, table = tmp_path / "digits.npz", tmp_path / "table.npy"
+    np.savez(images, x_train=(X * 255).round().astype(np.uint8), y_train=y)
+    np.save(table, X.reshape(len(X), -1)[:, :10] * 16)
+    for data, run in ((images, "image-run"), (table, "table-run")):
+        assert main(["train", "ae", "--data", str(data), "--out", str(tmp_path / run), "--latent-dim", "4",
+                     "--epochs", "3", "--quiet"]) == 0  # fmt: skip
+    out = tmp_path / "labels.npy"
+    report = tmp_path / "clusters.html"
+    assert main(["cluster", str(tmp_path / "image-run"), str(images), "--method", "idec", "--epochs", "2",
+                 "--out", str(out), "--report", str(report)]) == 0  # fmt: skip
+    html = report.read_text(encoding="utf-8")
+    assert _section_ids(html) == ["cluster-sizes", "decoded-cluster-centres", "clusters-against-the-labels"]
+    assert "--report" in html and "--epochs 2" in html  # the command that made it
+    assert f"wrote the clustering report to {report}" in capsys.readouterr().out
+
+    assert main(["cluster", str(tmp_path / "table-run"), str(table), "--method", "kmeans", "--n-clusters", "4",
+                 "--out", str(out), "--report", str(report)]) == 0  # fmt: skip
+    html = report.read_text(encoding="utf-8")
+    assert _section_ids(html) == ["cluster-sizes", "decoded-cluster-centres"]
+    assert html.count('<td data-label="cluster">') == 4  # one decoded row per cluster
+
+    capsys.readouterr()
+    assert main(["cluster", str(tmp_path / "table-run"), str(table), "--out", str(out), "--report",
+                 str(tmp_path / "clusters.png")]) == 2  # fmt: skip
+    assert "give a .html file name" in capsys.readouterr().err
