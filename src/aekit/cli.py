@@ -650,7 +650,7 @@ def cmd_cluster(args: argparse.Namespace) -> None:
         print(f"wrote the clustering report to {args.report}")
     if args.save:
         clusterer.save(args.save)
-        print(f"saved the clusterer (its fine-tuned model and centres) to {args.save}; load with aekit.DeepClustering.load")
+        print(f"saved the clusterer (its fine-tuned model and centres) to {args.save}; load it with aekit.load")
 
 
 def _cluster_command(args: argparse.Namespace) -> str:
