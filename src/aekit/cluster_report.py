@@ -46,8 +46,8 @@ def cluster_report(
     """
     from aekit.tour import versions
 
+    labels = clusterer.predict(X) if labels is None else np.asarray(labels)  # once: N2D predicts through UMAP
     figures = cluster_figures(clusterer, X, y, labels, to_data_units, feature_names)
-    labels = clusterer.predict(X) if labels is None else np.asarray(labels)
     k, method = int(clusterer.n_clusters), clusterer.method
     sizes = np.bincount(labels, minlength=k)
     scores = ["n/a"] * 3 if y is None else [f"{f(y, labels):.4f}" for f in (clustering_accuracy, nmi, ari)]
