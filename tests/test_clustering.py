@@ -144,6 +144,29 @@ def test_load_refuses_what_is_not_a_saved_clusterer(tmp_path):
         aekit.DeepClustering.load(tmp_path)
 
 
+def test_aekit_load_reads_a_saved_clusterer_folder_with_identical_predictions(digits, autoencoder, tmp_path):
+    X, _ = digits
+    model = aekit.DeepClustering(autoencoder, n_clusters=10, method="idec", epochs=2, batch_size=64, random_state=0).fit(X)
+    model.save(tmp_path / "clusterer")
+    loaded = aekit.load(tmp_path / "clusterer")
+    assert isinstance(loaded, aekit.DeepClustering) and loaded.method == "idec"
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert isinstance(aekit.load(tmp_path / "clusterer" / "estimator.safetensors"), aekit.AutoEncoder)  # a model file
+
+
+def test_aekit_load_says_what_to_pass_for_folders_it_cannot_read(digits, autoencoder, tmp_path):
+    X, _ = digits
+    with pytest.raises(aekit.ModelFileError, match="not a saved DeepClustering .*est.save"):
+        aekit.load(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    autoencoder.save(run / "model.safetensors")
+    with pytest.raises(aekit.ModelFileError, match=r"run folder of `aekit train`.*model\.safetensors"):
+        aekit.load(run)
+    aekit.DeepClustering(autoencoder, n_clusters=3, method="kmeans", n_init=1).fit(X).save(tmp_path / "clusterer")
+    with pytest.raises(aekit.ModelFileError, match="pass its folder"):
+        aekit.load(tmp_path / "clusterer" / "clustering.safetensors")
+
 def test_fine_tuning_resumes_from_its_checkpoint_bit_for_bit(digits, autoencoder, tmp_path):
     X, _ = digits
     params = dict(n_clusters=10, method="idec", batch_size=64, tol=0.0, random_state=0)

@@ -48,6 +48,12 @@ def test_clustering_accuracy_counts_surplus_clusters_as_errors():
     assert metrics.clustering_accuracy(y, np.array([0, 1, 2, 3])) == 0.5
 
 
+def test_match_clusters_names_the_class_of_each_matched_cluster():
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    clusters = np.array([7, 7, 5, 5, 5, 9, 9, 3])  # cluster 3 has no class left: more clusters than classes
+    assert metrics.match_clusters(y, clusters) == {7: 0, 5: 1, 9: 2}
+    assert metrics.match_clusters(np.array(["a", "b"]), np.array([1, 0])) == {1: "a", 0: "b"}
+
 def test_kmeans_finds_separated_blobs_and_not_noise():
     Z, y = make_blobs(n_samples=300, centers=4, cluster_std=0.5, center_box=(-20, 20), random_state=0)
     assert metrics.kmeans_clustering_scores(Z, y) == pytest.approx({"accuracy": 1.0, "nmi": 1.0, "ari": 1.0})

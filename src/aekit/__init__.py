@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 # `aekit --help` or `import aekit.data.images` should not pay for them.
 if TYPE_CHECKING:
     from aekit import data as datasets, metrics, tracking
-    from aekit.estimators import BaseAutoEncoder, ModelFileError, load_estimator as load
+    from aekit.estimators import BaseAutoEncoder, ModelFileError
+    from aekit.model_files import load
     from aekit.estimators.callbacks import Callback
     from aekit.uses import AnomalyDetector, DeepClustering, attribute_vector, interpolate, shift, traverse
 
@@ -30,7 +31,7 @@ _LAZY = {
     "tracking": ("aekit.tracking", None),
     "BaseAutoEncoder": ("aekit.estimators", "BaseAutoEncoder"),
     "ModelFileError": ("aekit.estimators", "ModelFileError"),
-    "load": ("aekit.estimators", "load_estimator"),
+    "load": ("aekit.model_files", "load"),
     "Callback": ("aekit.estimators.callbacks", "Callback"),
     **{
         name: ("aekit.uses", name)

@@ -633,6 +633,14 @@ def cmd_cluster(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _refuse_same_file(args.data, out, args.run_dir)
     _check_output_location(out)
+    if args.report is not None:  # checked before the clustering, which can take minutes
+        report = Path(args.report)
+        if report.suffix.lower() not in (".html", ".htm"):
+            raise UserError(f"--report {args.report}: the report is one HTML page; give a .html file name.")
+        if report.resolve() == out.resolve():
+            raise UserError(f"--report {args.report} is also --out; give the labels and the report different files.")
+        _refuse_same_file(args.data, report, args.run_dir)
+        _check_output_location(report)
     if table_runs.is_table_run(args.run_dir):
         raise UserError(
             f"{args.run_dir} was trained on a table with categories or gaps; cluster its codes with "
@@ -644,21 +652,50 @@ def cmd_cluster(args: argparse.Namespace) -> None:
         estimator, n_clusters=args.n_clusters, method=args.method, epochs=args.epochs, random_state=args.seed,
         umap_n_neighbors=args.umap_n_neighbors, umap_min_dist=args.umap_min_dist, verbose=1,
     )  # fmt: skip
-    clusterer.fit(preprocessing.apply(loaded.X), checkpoint_dir=args.checkpoint_dir, resume=args.checkpoint_dir is not None)
+    X = preprocessing.apply(loaded.X)
+    clusterer.fit(X, checkpoint_dir=args.checkpoint_dir, resume=args.checkpoint_dir is not None)
     labels = clusterer.labels_.astype(np.int64)
     shape = write_array(args.out, len(labels), [labels[:, None] if out.suffix.lower() == ".csv" else labels])
     sizes = np.bincount(labels, minlength=args.n_clusters)
     print(f"wrote {args.method} cluster labels {shape} to {args.out}; cluster sizes: {sizes.tolist()}")
-    if loaded.y is not None and len(loaded.y) == len(labels):
+    y = loaded.y if loaded.y is not None and len(loaded.y) == len(labels) else None
+    if y is not None:
         from aekit.metrics import ari, clustering_accuracy, nmi
 
         print(
-            f"against DATA's labels: accuracy {clustering_accuracy(loaded.y, labels):.4f}, "
-            f"NMI {nmi(loaded.y, labels):.4f}, ARI {ari(loaded.y, labels):.4f}"
+            f"against DATA's labels: accuracy {clustering_accuracy(y, labels):.4f}, "
+            f"NMI {nmi(y, labels):.4f}, ARI {ari(y, labels):.4f}"
         )
+    if args.report is not None:
+        from aekit.cluster_report import write_cluster_report
+
+        columns = None if loaded.frame is None else [str(c) for c in loaded.frame.columns]
+        write_cluster_report(
+            args.report, clusterer, X, y, labels=labels, data_name=Path(args.data).name,
+            command=_cluster_command(args), to_data_units=preprocessing.invert,
+            feature_names=columns if columns is not None and len(columns) == clusterer.n_features_in_ else None,
+        )  # fmt: skip
+        print(f"wrote the clustering report to {args.report}")
     if args.save:
         clusterer.save(args.save)
-        print(f"saved the clusterer (its fine-tuned model and centres) to {args.save}; load with aekit.DeepClustering.load")
+        print(f"saved the clusterer (its fine-tuned model and centres) to {args.save}; load it with aekit.load")
+
+
+def _cluster_command(args: argparse.Namespace) -> str:
+    """The ``aekit cluster`` command line of these arguments, with the settings its method uses (for the report)."""
+    import shlex
+
+    parts = ["aekit", "cluster", args.run_dir, args.data, "--n-clusters", str(args.n_clusters), "--method", args.method]
+    if args.method in ("dec", "idec"):
+        parts += ["--epochs", str(args.epochs)]
+    if args.method == "n2d":
+        parts += ["--umap-n-neighbors", str(args.umap_n_neighbors), "--umap-min-dist", f"{args.umap_min_dist:g}"]
+    parts += ["--seed", str(args.seed)]
+    for flag, value in (("--drop", args.drop), ("--size", args.size), ("--color", args.color),
+                        ("--checkpoint-dir", args.checkpoint_dir), ("--save", args.save)):  # fmt: skip
+        if value is not None:
+            parts += [flag, str(value)]
+    return shlex.join([*parts, "--out", args.out, "--report", args.report])
 
 
 def _add_cluster_command(commands: Any) -> None:
@@ -670,10 +707,13 @@ def _add_cluster_command(commands: Any) -> None:
             "(fine-tune the encoder on a self-training KL loss, Xie et al. 2016 / Guo et al. 2017; idec keeps the "
             "reconstruction loss beside it) or n2d (UMAP of the codes, then a Gaussian mixture; McConville et "
             "al. 2019). The run folder is not changed. When DATA has labels (an .npz with y), the accuracy, NMI "
-            "and ARI against them are printed.",
+            "and ARI against them are printed. --report writes an HTML page of the clustering: the cluster "
+            "sizes, each cluster's centre put through the decoder (images, or a table for tabular data) and, "
+            "when DATA has labels, the confusion matrix against them.",
             width=100,
         ),
-        epilog="Example: aekit cluster runs/ae mnist.npz --n-clusters 10 --method n2d --out labels.npy",
+        epilog="Example: aekit cluster runs/ae mnist.npz --n-clusters 10 --method n2d --out labels.npy "
+        "--report clusters.html",
     )
     cluster.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `aekit train`")
     cluster.add_argument("data", metavar="DATA", help=".npy, .npz, .csv or .parquet file, or a folder of images")
@@ -686,6 +726,9 @@ def _add_cluster_command(commands: Any) -> None:
     cluster.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     cluster.add_argument("--checkpoint-dir", help="checkpoint DEC/IDEC fine-tuning here; rerunning resumes")
     cluster.add_argument("--save", metavar="DIR", help="also save the clusterer (model file + centres) in DIR")
+    cluster.add_argument(
+        "--report", metavar="FILE.html", help="also write an HTML report: sizes, decoded centres, confusion matrix"
+    )
     cluster.add_argument("--drop", metavar="COL,...", help="table columns to leave out, as in training")
     _add_image_flags(cluster, "(default: as in training)", "(default: as in training)")
     cluster.set_defaults(func=cmd_cluster)

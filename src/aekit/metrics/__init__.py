@@ -6,7 +6,7 @@ Metrics that need a model take a fitted estimator and data; the others take code
 too).  Each wraps scikit-learn or SciPy where they already do the job.
 """
 
-from aekit.metrics.clustering import ari, clustering_accuracy, kmeans_clustering_scores, nmi
+from aekit.metrics.clustering import ari, clustering_accuracy, kmeans_clustering_scores, match_clusters, nmi
 from aekit.metrics.detection import auroc, average_precision
 from aekit.metrics.disentanglement import (
     DCIScores,
@@ -51,6 +51,7 @@ __all__ = [
     "knn_accuracy",
     "linear_probe_accuracy",
     "log_likelihood",
+    "match_clusters",
     "mig",
     "nmi",
     "precision_recall",

@@ -17,9 +17,26 @@ def clustering_accuracy(y_true: Any, y_pred: Any) -> float:
     The matching maximizes agreement (Hungarian algorithm, as in DEC, Xie et al. 2016);
     clusters left unmatched when there are more clusters than classes count as errors.
     """
+    counts, rows, cols = _best_matching(y_true, y_pred)
+    return float(counts[rows, cols].sum() / counts.sum())
+
+
+def match_clusters(y_true: Any, y_pred: Any) -> dict[Any, Any]:
+    """The class each cluster stands for under the best one-to-one matching (as in
+    :func:`clustering_accuracy`): ``{cluster: class}``.
+
+    Clusters left unmatched, when there are more clusters than classes, are not in it.
+    """
+    counts, rows, cols = _best_matching(y_true, y_pred)
+    classes, clusters = np.unique(y_true), np.unique(y_pred)  # the contingency matrix's row and column order
+    return {clusters[c].item(): classes[r].item() for r, c in zip(rows, cols)}
+
+
+def _best_matching(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The contingency matrix (classes x clusters) and the rows and columns of its maximal one-to-one matching."""
     counts = contingency_matrix(y_true, y_pred)
     rows, cols = linear_sum_assignment(counts, maximize=True)
-    return float(counts[rows, cols].sum() / counts.sum())
+    return counts, rows, cols
 
 
 def nmi(y_true: Any, y_pred: Any) -> float:

@@ -372,6 +372,8 @@ class DeepClustering(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> None:
         """Write a folder: the autoencoder's model file and the clusterer's arrays + JSON (safetensors; no pickle).
 
+        :func:`aekit.load` (or :meth:`load`) reads the folder back.
+
         An N2D model keeps its training codes, from which :meth:`load` rebuilds the same UMAP
         (seeded), because umap-learn has no pickle-free file format.
         """

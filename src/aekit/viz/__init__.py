@@ -9,6 +9,14 @@
 """
 
 from aekit.viz.boltzmann import plot_ais_path, plot_gibbs_chains, plot_rbm_filters
+from aekit.viz.clustering import (
+    cluster_figures,
+    cluster_order,
+    decoded_centers,
+    plot_cluster_centers,
+    plot_cluster_sizes,
+    plot_confusion_matrix,
+)
 from aekit.viz.figures import (
     MetricSpec,
     PixelScale,
@@ -42,11 +50,17 @@ __all__ = [
     "PixelScale",
     "ReportFigure",
     "as_pictures",
+    "cluster_figures",
+    "cluster_order",
+    "decoded_centers",
     "figure_png",
     "image_rows",
     "plot_ais_path",
     "plot_anomalies",
+    "plot_cluster_centers",
+    "plot_cluster_sizes",
     "plot_code_map",
+    "plot_confusion_matrix",
     "plot_denoising",
     "plot_detection",
     "plot_gibbs_chains",
