@@ -10,8 +10,10 @@ from aekit.metrics.clustering import ari, clustering_accuracy, kmeans_clustering
 from aekit.metrics.detection import auroc, average_precision
 from aekit.metrics.disentanglement import (
     DCIScores,
+    FactorGridSampler,
     FactorVAEScores,
     dci,
+    factor_grid_sampler,
     factor_vae_score,
     gaussian_total_correlation,
     mig,
@@ -31,6 +33,7 @@ from aekit.metrics.generative import (
 
 __all__ = [
     "DCIScores",
+    "FactorGridSampler",
     "FactorVAEScores",
     "FeatureSpace",
     "RECONSTRUCTION_METRICS",
@@ -42,6 +45,7 @@ __all__ = [
     "conditional_sample_accuracy",
     "dci",
     "elbo",
+    "factor_grid_sampler",
     "factor_vae_score",
     "fit_feature_extractor",
     "frechet_distance",
