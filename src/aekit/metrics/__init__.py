@@ -16,10 +16,11 @@ from aekit.metrics.disentanglement import (
     factor_grid_sampler,
     factor_vae_score,
     gaussian_total_correlation,
+    independent_factor_sampler,
     mig,
     sap,
 )
-from aekit.metrics.likelihood import active_units, elbo, kl_per_dimension, log_likelihood
+from aekit.metrics.likelihood import active_dimensions, active_units, elbo, kl_per_dimension, log_likelihood
 from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
 from aekit.metrics.representation import knn_accuracy, linear_probe_accuracy, trustworthiness
 from aekit.metrics.generative import (
@@ -37,6 +38,7 @@ __all__ = [
     "FactorVAEScores",
     "FeatureSpace",
     "RECONSTRUCTION_METRICS",
+    "active_dimensions",
     "active_units",
     "ari",
     "auroc",
@@ -50,6 +52,7 @@ __all__ = [
     "fit_feature_extractor",
     "frechet_distance",
     "gaussian_total_correlation",
+    "independent_factor_sampler",
     "kl_per_dimension",
     "kmeans_clustering_scores",
     "knn_accuracy",

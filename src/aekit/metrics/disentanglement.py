@@ -499,6 +499,34 @@ def _encode_checked(
     return codes
 
 
+def independent_factor_sampler(factors: Any) -> Callable[[int, np.random.RandomState], np.ndarray]:
+    """A ``sample_factors`` for :func:`factor_vae_score` that draws each factor from the values it takes in ``factors``.
+
+    Each column's value is drawn uniformly from that column's distinct values,
+    independently of the others, which is how the factors of a full grid (and of
+    :func:`aekit.data.make_shapes`) are distributed.  Pair it with a renderer.
+
+    Parameters
+    ----------
+    factors : array-like of shape (n_samples, n_factors)
+        Factor values of some data, e.g. the test inputs' factors.
+
+    Returns
+    -------
+    callable ``(n, rng) -> factors``
+        Draws ``n`` rows (n, n_factors) with the RandomState ``rng``.
+    """
+    factors = np.asarray(factors, dtype=np.float64)
+    if factors.ndim != 2 or len(factors) == 0:
+        raise ValueError(f"factors must be a non-empty 2-D array (n_samples, n_factors); got shape {factors.shape}.")
+    values = [np.unique(column) for column in factors.T]
+
+    def sample_factors(n: int, rng: np.random.RandomState) -> np.ndarray:
+        return np.stack([v[rng.randint(len(v), size=n)] for v in values], axis=1)
+
+    return sample_factors
+
+
 class FactorGridSampler(NamedTuple):
     """The ``sample_factors`` and ``render`` of :func:`factor_vae_score`, read from a rendered factor grid."""
 
@@ -563,9 +591,6 @@ def factor_grid_sampler(factors: Any, observations: Any) -> FactorGridSampler:
     row_of_position = np.empty(n_combinations, dtype=np.intp)
     row_of_position[positions] = np.arange(len(factors))
 
-    def sample_factors(n: int, rng: np.random.RandomState) -> np.ndarray:
-        return np.stack([v[rng.randint(len(v), size=n)] for v in values], axis=1)
-
     def render(requested: np.ndarray) -> np.ndarray:
         requested = np.asarray(requested, dtype=np.float64)
         if requested.ndim != 2 or requested.shape[1] != len(values):
@@ -579,7 +604,7 @@ def factor_grid_sampler(factors: Any, observations: Any) -> FactorGridSampler:
                 )
         return np.asarray(observations[row_of_position[np.ravel_multi_index(indices, sizes)]])
 
-    return FactorGridSampler(sample_factors, render)
+    return FactorGridSampler(independent_factor_sampler(factors), render)
 
 
 # ---------------------------------------------------------------- total correlation
