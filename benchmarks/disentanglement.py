@@ -165,6 +165,49 @@ def mnist_figure(args, checkpoint_dir: Path | None) -> dict | None:
     return {"figure": str(shown), "epochs": args.mnist_epochs, "amounts": amounts.tolist()}
 
 
+def beta_sweep(args, X_train, X_test, factors_test) -> None:
+    """A VAE per beta of --betas (first seed only): test reconstruction error, KL, MIG; the figure and its JSON."""
+    import aekit
+    from aekit import metrics, viz
+
+    seed = args.seeds[0]
+    points = []
+    for beta in args.betas:
+        est = aekit.VAE(
+            latent_dim=args.latent_dim, architecture="mlp", epochs=args.epochs, batch_size=64,
+            validation_fraction=0.0, early_stopping=False, random_state=seed, beta=beta,
+        )  # fmt: skip
+        est.fit(X_train)
+        codes = est.transform(X_test)
+        point = {
+            "beta": beta,
+            "reconstruction_error": float(metrics.reconstruction_error(est, X_test).mean()),
+            "kl": float(metrics.kl_per_dimension(est, X_test).sum()),
+            "mig": metrics.mig(codes, factors_test),
+            "active_dims": int(metrics.active_dimensions(est, X_test).sum()),
+            "fit_s": float(sum(est.history_["seconds"])),
+        }
+        points.append(point)
+        print(f"beta {beta:g}: " + ", ".join(f"{k} {v:.3g}" for k, v in point.items() if k != "beta")
+              + f" (load {load_average()})", flush=True)  # fmt: skip
+    print_table([{k: f"{v:.3f}" if isinstance(v, float) else v for k, v in p.items()} for p in points],
+                list(points[0]))  # fmt: skip
+    column = {key: [p[key] for p in points] for key in points[0]}
+    figure = viz.plot_beta_sweep(
+        column["beta"], column["reconstruction_error"], column["kl"], column["mig"], column["active_dims"],
+        title=f"Which beta? A VAE on {len(X_train)} shapes at {args.image_size}x{args.image_size}, "
+        f"{args.epochs} epochs, seed {seed}",
+    )  # fmt: skip
+    viz.save_figure(figure, args.sweep_figure)
+    write_json(str(Path(args.sweep_figure).with_suffix(".json")), {
+        "setup": {"n_train": len(X_train), "n_test": len(X_test), "image_size": args.image_size, "epochs": args.epochs,
+                  "latent_dim": args.latent_dim, "seed": seed, "threads": args.threads,
+                  "load_average_end": load_average()},
+        "points": points,
+    })  # fmt: skip
+    print(f"wrote {args.sweep_figure}")
+
+
 def summarize(results: list[dict]) -> list[dict]:
     rows = []
     for name in MODELS:
@@ -195,6 +238,12 @@ def main() -> None:
         "--figure", default=str(REPO_ROOT / "benchmarks" / "results" / "disentanglement_mnist_vector.png")
     )
     parser.add_argument("--checkpoint-dir", help="cache each run's results and checkpoints here; rerunning resumes")
+    parser.add_argument("--beta-sweep", action="store_true", help="only train a VAE per --betas and draw the figure")
+    parser.add_argument("--betas", type=float, nargs="+", default=[0.5, 1.0, 2.0, 4.0, 8.0])
+    parser.add_argument(
+        "--sweep-figure", default=str(REPO_ROOT / "benchmarks" / "results" / "disentanglement_beta_sweep.png"),
+        help="the sweep's PNG; its JSON is written beside it",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from aekit.data import make_shapes
@@ -204,6 +253,9 @@ def main() -> None:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
     X_train, _ = make_shapes(args.n_train, image_size=args.image_size, random_state=0)
     X_test, factors_test = make_shapes(5000, image_size=args.image_size, random_state=1000)
+    if args.beta_sweep:
+        beta_sweep(args, X_train, X_test, factors_test)
+        return
     results = [
         run_one(name, seed, args, X_train, X_test, factors_test, checkpoint_dir)
         for seed in args.seeds

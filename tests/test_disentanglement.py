@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aekit import metrics
-from aekit.data import render_shapes, sample_shapes_factors
+from aekit.data import render_shapes, sample_shapes_factors, shapes_factor_grid
 from aekit.metrics.disentanglement import _weighted_one_minus_entropy
 
 pytestmark = pytest.mark.usefixtures("single_blas_thread")
@@ -221,6 +221,36 @@ def test_factor_vae_score_rejects_bad_encoders_and_samplers():
         metrics.factor_vae_score(_identity, lambda n, rng: np.zeros(n), _identity)
     with pytest.raises(ValueError, match="one code per observation"):
         metrics.factor_vae_score(lambda x: x[:-1], _integer_factors, _identity)
+
+
+def test_a_rendered_factor_grid_stands_in_for_the_renderer():
+    images, factors = shapes_factor_grid(16, n_values={"orientation": 4, "pos_x": 8, "pos_y": 8})
+    shuffled = np.random.RandomState(0).permutation(len(factors))  # a grid's rows may come in any order
+    sampler = metrics.factor_grid_sampler(factors[shuffled], images[shuffled])
+    drawn = sampler.sample_factors(300, np.random.RandomState(1))
+    np.testing.assert_array_equal(sampler.render(drawn), render_shapes(drawn, 16))
+    kwargs = dict(batch_size=16, n_train=100, n_eval=100, n_variance_estimate=500)
+    from_grid = metrics.factor_vae_score(_CentroidAndArea(), *sampler, **kwargs)
+    values = {"orientation": 4, "pos_x": 8, "pos_y": 8}
+    rendered = metrics.factor_vae_score(
+        _CentroidAndArea(), partial(sample_shapes_factors, n_values=values), partial(render_shapes, image_size=16),
+        **kwargs,
+    )  # fmt: skip
+    assert from_grid.n_active_dims == rendered.n_active_dims == 3
+    assert from_grid.eval_accuracy == pytest.approx(rendered.eval_accuracy, abs=0.15)
+
+
+def test_factor_grid_sampler_rejects_incomplete_grids_and_values_off_the_grid():
+    images, factors = shapes_factor_grid(16, n_values={"orientation": 2, "pos_x": 2, "pos_y": 2})
+    with pytest.raises(ValueError, match="not a complete grid: .* make 144 combinations, but the 143 rows"):
+        metrics.factor_grid_sampler(factors[1:], images[1:])
+    with pytest.raises(ValueError, match="same grid points"):
+        metrics.factor_grid_sampler(factors, images[1:])
+    sampler = metrics.factor_grid_sampler(factors, images)
+    off_grid = factors[:1].copy()
+    off_grid[0, 3] = 0.5
+    with pytest.raises(ValueError, match="factor column 3 holds values that are not in the grid"):
+        sampler.render(off_grid)
 
 
 # ---------------------------------------------------------------- Gaussian total correlation

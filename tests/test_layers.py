@@ -32,6 +32,7 @@ LAYERS = [
     "aekit.runs",  # the run-folder format (and its ONNX export)
     "aekit.table_runs",  # the run folder of a table model (schema, embeddings)
     "aekit.run_config",  # aekit train --config and the run folder's config.toml
+    "aekit.tour_latents",  # the report's sections on a VAE-family code (KL, traversals, disentanglement)
     "aekit.tour",  # aekit tour / aekit report
     "aekit.table_tour",  # aekit tour on a table
     "aekit.cli",  # the command line

@@ -13,6 +13,8 @@ from aekit.data import (
     make_shapes,
     render_shapes,
     sample_shapes_factors,
+    shapes_factor_grid,
+    shapes_factor_values,
 )
 
 SQUARE, ELLIPSE, HEART = 1, 2, 3
@@ -63,6 +65,53 @@ def test_sampler_covers_every_value_of_every_factor():
     factors = sample_shapes_factors(3000, random_state=0)
     for column, size in zip(factors.T, SHAPES_FACTOR_SIZES):
         assert len(np.unique(column)) == size
+
+
+SMALL_GRID = {"scale": 2, "orientation": 4, "pos_x": 3, "pos_y": 5}
+
+
+def test_factor_grid_holds_every_combination_once_in_dsprites_order():
+    images, factors = shapes_factor_grid(16, n_values=SMALL_GRID)
+    values = shapes_factor_values(SMALL_GRID)
+    sizes = tuple(len(v) for v in values.values())
+    assert sizes == (3, 2, 4, 3, 5) and len(factors) == len(images) == np.prod(sizes)
+    assert len(np.unique(factors, axis=0)) == len(factors)
+    for column, kept in zip(factors.T, values.values()):
+        np.testing.assert_array_equal(np.unique(column), kept)
+    # dSprites' layout: the last factor varies fastest, the row of index (i, j, k, l, m) is its ravelled index.
+    indices = [np.searchsorted(kept, column) for kept, column in zip(values.values(), factors.T)]
+    np.testing.assert_array_equal(np.ravel_multi_index(indices, sizes), np.arange(len(factors)))
+    np.testing.assert_array_equal(shapes_factor_grid(16, n_values=SMALL_GRID, return_images=False), factors)
+
+
+def test_factor_grid_images_are_the_renderings_of_make_shapes():
+    images, factors = shapes_factor_grid(16, n_values=SMALL_GRID)
+    np.testing.assert_array_equal(images, render_shapes(factors, 16))
+    # make_shapes on the same subsampled values draws grid points, and draws them the same way.
+    drawn, drawn_factors = make_shapes(200, image_size=16, random_state=0, n_values=SMALL_GRID)
+    rows = [np.flatnonzero((factors == row).all(axis=1))[0] for row in drawn_factors]
+    np.testing.assert_array_equal(images[rows], drawn)
+
+
+def test_subsampled_values_are_evenly_spaced_and_include_both_ends():
+    values = shapes_factor_values({"scale": 3, "pos_x": 2, "shape": 1})
+    np.testing.assert_allclose(values["scale"], [0.5, 0.7, 1.0])
+    np.testing.assert_allclose(values["pos_x"], [0.0, 1.0])
+    np.testing.assert_array_equal(values["shape"], [SQUARE])
+    assert values["orientation"] is SHAPES_FACTOR_VALUES["orientation"] and not values["scale"].flags.writeable
+    assert shapes_factor_grid(16, return_images=False).shape == (737280, 5)
+    factors = sample_shapes_factors(500, random_state=0, n_values={"scale": 3})
+    assert set(factors[:, 1]) == {0.5, 0.7, 1.0}
+
+
+@pytest.mark.parametrize(
+    "n_values, message",
+    [({"colour": 2}, "unknown factors \\['colour'\\]"), ({"scale": 7}, "from 1 to 6"), ({"pos_x": 0}, "from 1 to 32"),
+     ({"scale": 2.5}, "must be an integer")],
+)  # fmt: skip
+def test_subsampling_rejects_unknown_factors_and_impossible_counts(n_values, message):
+    with pytest.raises(ValueError, match=message):
+        shapes_factor_grid(16, n_values=n_values)
 
 
 @pytest.mark.parametrize("shape", [SQUARE, ELLIPSE, HEART])

@@ -141,6 +141,16 @@ def test_tour_writes_report_metrics_and_loadable_models(quick_tour, digits):
     assert json.loads((out / "models" / "preprocessing.json").read_text())["kind"] == "none"
 
 
+def test_tour_ranks_the_vae_code_by_kl_and_scores_no_disentanglement_without_factors(quick_tour):
+    out, _, _ = quick_tour
+    sections = re.findall(r"<h2>([^<]*)</h2>", (out / "report.html").read_text(encoding="utf-8"))
+    assert "Code dimensions by KL" in sections and "Latent traversal: VAE" in sections
+    assert "Disentanglement scores" not in sections  # digits have no ground-truth factors
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert len(metrics["VAE"]["kl_per_dimension"]) == metrics["VAE"]["code_size"]
+    assert all("kl_per_dimension" not in m for name, m in metrics.items() if name != "VAE")
+
+
 def test_report_numbers_equal_metrics_json_and_terminal_table(quick_tour):
     out, stdout, _ = quick_tour
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
@@ -250,7 +260,7 @@ def test_report_command_on_trained_runs(tmp_path, digits):
     report = parse_report(out / "report.html")
     assert report.rows == [_formatted(document["metrics"], name) for name in document["metrics"]]
     text = (out / "report.html").read_text()
-    assert "Latent traversal (VAE)" in text and "Denoising" in text
+    assert "Latent traversal: VAE (vae)" in text and "Denoising" in text
 
 
 def test_report_without_data_record_says_what_to_do(tmp_path, digits, capsys):

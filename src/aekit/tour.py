@@ -43,6 +43,15 @@ from aekit.data.loading import load_data
 from aekit.data.preprocessing import Preprocessing
 from aekit.estimators import registry
 from aekit.runs import RUN_FILE, load_run
+from aekit.tour_latents import (
+    disentanglement_scores,
+    disentanglement_table,
+    factor_sampler,
+    is_vae_family,
+    kl_figure,
+    latent_usage,
+    traversal_figure,
+)
 from aekit.utils.files import atomic_write
 from aekit.viz import MetricSpec, MetricsTable, ReportFigure
 from aekit.viz.explorer import latent_explorer
@@ -85,6 +94,8 @@ class TourData:
     file_split: bool = False  # the test inputs are the data file's own test split
     feature_names: list[str] | None = None  # a table's column names
     test_rows: np.ndarray | None = None  # each test input's row in the data file (None: the file's own test split)
+    factors_test: np.ndarray | None = None  # ground-truth factors of the test inputs, when the data has them
+    factor_names: list[str] | None = None
 
     @property
     def is_table(self) -> bool:
@@ -161,12 +172,13 @@ def load_tour_data(
     X = preprocessing.apply(loaded.X)
     columns = [str(c) for c in loaded.frame.columns] if loaded.frame is not None else None
     y = _class_labels(loaded.y, len(X))
+    factor_names = loaded.factor_names
     if loaded.X_test is not None:
         X_test = preprocessing.apply(loaded.X_test)
         y_test = _class_labels(loaded.y_test, len(X_test)) if y is not None else None
         return TourData(
             X, X_test, y if y_test is not None else None, y_test, name, preprocessing, file_split=True,
-            feature_names=columns,
+            feature_names=columns, factors_test=loaded.factors_test, factor_names=factor_names,
         )  # fmt: skip
     if len(X) < 10:
         raise ValueError(f"{name} has only {len(X)} samples; the tour needs at least 10 (it holds out a test set).")
@@ -179,8 +191,10 @@ def load_tour_data(
     )
     y_train, y_test = (None, None) if y is None else (y[index_train], y[index_test])
     return TourData(
-        X[index_train], X[index_test], y_train, y_test, name, preprocessing, feature_names=columns, test_rows=index_test
-    )
+        X[index_train], X[index_test], y_train, y_test, name, preprocessing, feature_names=columns,
+        test_rows=index_test, factors_test=None if loaded.factors is None else loaded.factors[index_test],
+        factor_names=factor_names,
+    )  # fmt: skip
 
 
 def _subsample(rng: np.random.RandomState, n: int, limit: int) -> np.ndarray:
@@ -325,8 +339,11 @@ def evaluate(model: Any, data: TourData, fit_seconds: float | None, epochs: int 
 
     The probe is a logistic regression trained on the codes of every training input
     (the held-out class included: it asks whether the code keeps the class, not whether
-    the autoencoder saw it) and scored on the test codes.  Values are rounded to the
-    decimals the table shows, so the report, metrics.json and the terminal agree.
+    the autoencoder saw it) and scored on the test codes.  A VAE-family model also gets
+    its KL per code dimension and active dimensions, and, when the test inputs have
+    ground-truth factors, its disentanglement scores (:mod:`aekit.tour_latents`).
+    Values are rounded to the decimals the report shows, so the report, metrics.json
+    and the terminal agree.
     """
     test_errors = aekit.metrics.reconstruction_error(model, data.X_test)
     test_codes = np.asarray(model.transform(data.X_test))
@@ -345,6 +362,11 @@ def evaluate(model: Any, data: TourData, fit_seconds: float | None, epochs: int 
         )
     if data.held_out is not None:
         metrics["auroc"] = aekit.metrics.auroc(data.y_test == data.held_out, test_errors)
+    if is_vae_family(model):
+        metrics.update(latent_usage(model, data.X_test))
+        if data.factors_test is not None:
+            sampler = factor_sampler(data.X_test, data.factors_test)
+            metrics["disentanglement"] = disentanglement_scores(model, data.X_test, data.factors_test, sampler)
     for spec in METRICS:
         if metrics[spec.key] is not None:
             metrics[spec.key] = round(metrics[spec.key], spec.decimals)
@@ -406,39 +428,6 @@ def _looks(data: TourData) -> tuple[str, str]:
     if data.X_train.ndim == 4 and data.X_train.shape[1] in (3, 4):
         return "edges, textures and colours", "brightness, a colour, or where an edge or object lies"
     return "thin strokes and edges", "stroke thickness, slant, or overall shape"
-
-
-FLAT_TRAVERSAL = 0.05  # a traversal row whose decodings change by less than this share of the pixel range
-# (measured: an under-trained VAE on 80 photographs changes its rows by 3%, visibly nothing; digits by 9-10%)
-COLLAPSED_KL = 0.1  # nats: a code dimension the posterior leaves at the prior
-
-
-def _traversal_comment(dims: np.ndarray, change: np.ndarray, kl: np.ndarray) -> str:
-    """What the traversal shows about the code, computed: dimensions whose decodings barely change, and why."""
-    flat = change < FLAT_TRAVERSAL
-    if not flat.any():
-        return ""
-    names = ", ".join(f"z{d}" for d in dims[flat])
-    if flat.all():
-        said = f" No row changes by {FLAT_TRAVERSAL:.0%} of the pixel range or more"
-    else:
-        one = flat.sum() == 1
-        said = (
-            f" {'Row' if one else 'Rows'} {names} change{'s' if one else ''} by less than "
-            f"{FLAT_TRAVERSAL:.0%} of the pixel range"
-        )
-    if (kl[flat] < COLLAPSED_KL).all():
-        why = (
-            f": the posterior has collapsed onto the prior there (KL under {COLLAPSED_KL} nats), so the VAE does "
-            "not use those dimensions."
-        )
-    else:
-        why = (
-            f": the encoder spreads inputs along {'them' if flat.sum() > 1 else 'it'} (KL up to "
-            f"{kl[flat].max():.1f} nats) but the decoder barely responds, drawing much the same picture whatever "
-            "the code. The VAE is under-trained or has too little data: give it more of either (raise --budget)."
-        )
-    return said + why
 
 
 def _best_detector(results: Mapping[str, ModelResult], data: TourData) -> str:
@@ -596,6 +585,14 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
                 "falling is overfitting. Each model minimizes its own loss, so compare shapes, not heights.",
             )
         )
+    usage = {name: r.metrics for name, r in networks.items() if is_vae_family(r.model)}
+    if usage:
+        figures.append(kl_figure(usage))
+    scores = {name: m["disentanglement"] for name, m in usage.items() if "disentanglement" in m}
+    if scores:
+        has_sampler = factor_sampler(data.X_test, data.factors_test) is not None
+        names = data.factor_names or [f"factor {k}" for k in range(data.factors_test.shape[1])]
+        figures.append(disentanglement_table(scores, names, has_sampler))
     if not data.is_table:
         figures.extend(_picture_figures(results, networks, data, scale))
     if data.held_out is not None:
@@ -682,26 +679,11 @@ def _picture_figures(
             "inputs means the code space is well organized; PCA simply cross-fades the two.",
         )
     )
-    vaes = [(name, r) for name, r in networks.items() if isinstance(r.model, aekit.VAE)]
-    if vaes:
-        name, r = vaes[0]
-        kl = aekit.metrics.kl_per_dimension(r.model, data.X_test)
-        dims = np.argsort(-kl, kind="stable")[: min(8, len(kl))]
-        values = np.linspace(-3.0, 3.0, 9)
-        grid = aekit.traverse(r.model, data.X_test[a], dims=dims, values=values)
-        _, factors = _looks(data)
-        figures.append(
-            ReportFigure.from_figure(
-                "Latent traversal (VAE)",
-                viz.plot_traversal(grid, [int(d) for d in dims], values, model_name=name, scale=scale),
-                "Starting from one test input's code, each row changes a single code dimension from -3 to +3 "
-                "standard deviations and decodes the result; the number under each row's name is how much its "
-                "pictures change (the mean range of a pixel across the row, as a share of the pixel range). "
-                "Rows are the dimensions carrying the most information (largest KL). A dimension that changes "
-                f"one recognizable property ({factors}) is an interpretable factor."
-                + _traversal_comment(dims, viz.traversal_change(grid, scale), kl[dims]),
-            )
-        )
+    _, properties = _looks(data)
+    for name, r in networks.items():
+        if is_vae_family(r.model):
+            kl = np.asarray(r.metrics["kl_per_dimension"])
+            figures.append(traversal_figure(name, r.model, data.X_test[a], kl, scale, properties))
     return figures
 
 
@@ -903,6 +885,8 @@ def run_tour(
         tour_data.X_train, tour_data.X_test = tour_data.X_train[keep_train], tour_data.X_test[keep_test]
         if tour_data.test_rows is not None:
             tour_data.test_rows = tour_data.test_rows[keep_test]
+        if tour_data.factors_test is not None:
+            tour_data.factors_test = tour_data.factors_test[keep_test]
         if tour_data.y_train is not None:
             tour_data.y_train, tour_data.y_test = tour_data.y_train[keep_train], tour_data.y_test[keep_test]
     tour_data.held_out = choose_held_out(tour_data, novel_class)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
         make_shapes,
         render_shapes,
         sample_shapes_factors,
+        shapes_factor_grid,
+        shapes_factor_values,
     )
 
 _MODULES = {
@@ -35,6 +37,8 @@ _MODULES = {
         "make_shapes",
         "render_shapes",
         "sample_shapes_factors",
+        "shapes_factor_grid",
+        "shapes_factor_values",
     ),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
@@ -67,4 +71,6 @@ __all__ = [
     "make_shapes",
     "render_shapes",
     "sample_shapes_factors",
+    "shapes_factor_grid",
+    "shapes_factor_values",
 ]

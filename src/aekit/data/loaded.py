@@ -20,3 +20,8 @@ class LoadedData:
     frame: Any = None  # tables: the pandas DataFrame as read (X is its float array when all-numeric)
     description: str = ""  # what the loader chose or changed (image folders: size, colour, resized files)
     names: list[str] | None = None  # image folders: each image's file, relative to the folder
+    # Ground-truth factors of variation (n, n_factors), one row per sample, when the file has them
+    # (.npz keys factors_train / factors, factors_test, factor_names): the report scores disentanglement.
+    factors: np.ndarray | None = None
+    factors_test: np.ndarray | None = None
+    factor_names: list[str] | None = None

@@ -17,6 +17,9 @@ from aekit.data.tables import TABLE_SUFFIXES, is_plain_numeric, read_table
 SUPPORTED_SUFFIXES = (".npy", ".npz", *TABLE_SUFFIXES)
 _NPZ_DATA_KEYS = ("x_train", "X", "x", "data", "X_train")
 _NPZ_LABEL_KEYS = {"x_train": "y_train", "X_train": "y_train", "X": "y", "x": "y", "data": "target"}
+# Ground-truth factors of variation beside the data (e.g. aekit.datasets.make_shapes' factors).
+_NPZ_FACTOR_KEYS = {"x_train": "factors_train", "X_train": "factors_train", "X": "factors", "x": "factors",
+                    "data": "factors"}  # fmt: skip
 
 
 def _read_table(path: Path, drop: tuple[str, ...] = ()) -> LoadedData:
@@ -71,16 +74,46 @@ def _read_npz(path: Path) -> LoadedData:
                 "'y_test') or 'X' (and 'y'), or save a single array."
             )
         label_key = _NPZ_LABEL_KEYS.get(data_key)
-        _check_npz_sizes(path, archive, [data_key, label_key or "", "x_test", "X_test", "y_test"])
+        factor_key = _NPZ_FACTOR_KEYS.get(data_key, "")
+        arrays = [data_key, label_key or "", "x_test", "X_test", "y_test", factor_key, "factors_test", "factor_names"]
+        _check_npz_sizes(path, archive, arrays)
         get = lambda k: archive[k] if k in keys else None  # noqa: E731
         X = archive[data_key]
+        X_test = get("x_test") if data_key == "x_train" else get("X_test")
+        factor_names = get("factor_names")
+        factors = _checked_factors(path, get(factor_key), X, factor_key)
+        if factor_names is not None and factors is not None and np.size(factor_names) != factors.shape[1]:
+            raise ValueError(
+                f"{path}: 'factor_names' names {np.size(factor_names)} factors but {factor_key!r} has "
+                f"{factors.shape[1]} columns; give one name per column."
+            )
         return LoadedData(
             X=X,
             y=get(label_key) if label_key else None,
-            X_test=get("x_test") if data_key == "x_train" else get("X_test"),
+            X_test=X_test,
             y_test=get("y_test"),
             kind="images" if X.dtype == np.uint8 else "array",
+            factors=factors,
+            factors_test=_checked_factors(path, get("factors_test"), X_test, "factors_test"),
+            factor_names=None if factor_names is None else [str(name) for name in np.ravel(factor_names)],
         )
+
+
+def _checked_factors(path: Path, factors: np.ndarray | None, X: np.ndarray | None, key: str) -> np.ndarray | None:
+    """A factors array as float64, checked to give one finite row per sample of ``X``."""
+    if factors is None:
+        return None
+    if X is None:
+        raise ValueError(f"{path} holds {key!r} but not the samples they describe; save them together.")
+    if factors.ndim != 2 or len(factors) != len(X) or not np.issubdtype(factors.dtype, np.number):
+        raise ValueError(
+            f"{path}: {key!r} must be numbers of shape (n_samples, n_factors), one row per sample ({len(X)}); "
+            f"got {factors.dtype} of shape {factors.shape}."
+        )
+    factors = factors.astype(np.float64)
+    if not np.isfinite(factors).all():
+        raise ValueError(f"{path}: {key!r} holds NaN or infinite values; factors must be finite.")
+    return factors
 
 
 def load_data(

@@ -23,6 +23,8 @@ image, and the symmetric square and ellipse repeat within a turn.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -165,8 +167,52 @@ def render_shapes(factors: np.ndarray, image_size: int = 32) -> np.ndarray:
     return images
 
 
-def sample_shapes_factors(n_samples: int, random_state: int | np.random.RandomState | None = None) -> np.ndarray:
-    """Factor values drawn uniformly and independently from the dSprites grid.
+def shapes_factor_values(n_values: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Each factor's values, all of dSprites' or an evenly spaced subset of them.
+
+    Parameters
+    ----------
+    n_values : mapping of factor name to int, or None, default=None
+        How many values to keep of the factors named (see :data:`SHAPES_FACTORS`);
+        a factor not named keeps all its values.  ``k`` values are the ones at ``k``
+        evenly spaced positions of the dSprites list, both ends included, so
+        ``{"scale": 2}`` keeps 0.5 and 1; ``1`` keeps the first value only.
+
+    Returns
+    -------
+    dict of str to ndarray
+        In the order of :data:`SHAPES_FACTORS`, each array read-only and sorted.
+
+    Examples
+    --------
+    >>> from aekit.data import shapes_factor_values
+    >>> shapes_factor_values({"scale": 3})["scale"]
+    array([0.5, 0.7, 1. ])
+    """
+    n_values = dict(n_values or {})
+    unknown = sorted(set(n_values) - set(SHAPES_FACTORS))
+    if unknown:
+        raise ValueError(f"n_values names unknown factors {unknown}; the factors are {SHAPES_FACTORS}.")
+    values = {}
+    for name, all_values in SHAPES_FACTOR_VALUES.items():
+        count = n_values.get(name, len(all_values))
+        if not isinstance(count, (int, np.integer)) or not 1 <= count <= len(all_values):
+            raise ValueError(
+                f"n_values[{name!r}] must be an integer from 1 to {len(all_values)} (dSprites has "
+                f"{len(all_values)} values of {name}); got {count!r}."
+            )
+        # Rounded evenly spaced positions are distinct because count <= len(all_values).
+        kept = np.round(np.linspace(0, len(all_values) - 1, count)).astype(np.intp)
+        values[name] = all_values if count == len(all_values) else _read_only(all_values[kept])
+    return values
+
+
+def sample_shapes_factors(
+    n_samples: int,
+    random_state: int | np.random.RandomState | None = None,
+    n_values: Mapping[str, int] | None = None,
+) -> np.ndarray:
+    """Factor values drawn uniformly and independently from the dSprites grid (or a subsampled one).
 
     Parameters
     ----------
@@ -174,18 +220,73 @@ def sample_shapes_factors(n_samples: int, random_state: int | np.random.RandomSt
         Number of rows.
     random_state : int, RandomState or None, default=None
         Seed or generator; the same seed gives the same rows.
+    n_values : mapping of factor name to int, or None, default=None
+        Draw from fewer values of the factors named, as :func:`shapes_factor_values`
+        chooses them (the values of :func:`shapes_factor_grid` with the same ``n_values``).
 
     Returns
     -------
     factors : ndarray of shape (n_samples, 5), float64
         Columns as in :data:`SHAPES_FACTORS`.  The signature ``(n, rng)`` is the factor
-        sampler that :func:`aekit.metrics.factor_vae_score` takes.
+        sampler that :func:`aekit.metrics.factor_vae_score` takes; bind ``n_values``
+        with :func:`functools.partial` to score a model trained on a subsampled grid.
     """
     if n_samples < 0:
         raise ValueError(f"n_samples must be non-negative; got {n_samples}.")
+    values = shapes_factor_values(n_values)
     rng = check_random_state(random_state)
-    columns = [values[rng.randint(len(values), size=n_samples)] for values in SHAPES_FACTOR_VALUES.values()]
+    columns = [column[rng.randint(len(column), size=n_samples)] for column in values.values()]
     return np.stack(columns, axis=1)
+
+
+def shapes_factor_grid(
+    image_size: int = 32,
+    n_values: Mapping[str, int] | None = None,
+    return_images: bool = True,
+) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    """Every combination of the factor values once, in dSprites' order, with its image.
+
+    Metrics that fix one factor and vary the others (the FactorVAE score, and any
+    measurement per factor value) need the whole grid rather than random draws.
+    The rows follow dSprites' layout: the last factor (pos_y) varies fastest, so row
+    ``np.ravel_multi_index(indices, sizes)`` holds the factor values at ``indices``.
+
+    Parameters
+    ----------
+    image_size : int, default=32
+        Side in pixels, at least 16, as in :func:`make_shapes`.
+    n_values : mapping of factor name to int, or None, default=None
+        Keep fewer, evenly spaced values of the factors named (see
+        :func:`shapes_factor_values`).  The full grid has 737280 combinations, 3 GB of
+        float32 images at 32x32, so subsample it for CPU work: ``{"orientation": 8,
+        "pos_x": 8, "pos_y": 8}`` leaves 3 * 6 * 8 * 8 * 8 = 9216.
+    return_images : bool, default=True
+        Also render the images (else only the factor values, for rendering in parts).
+
+    Returns
+    -------
+    images : ndarray of shape (n_combinations, image_size, image_size), float32
+        ``render_shapes(factors, image_size)``: the images :func:`make_shapes` draws for
+        the same factor values.  Only with ``return_images=True``.
+    factors : ndarray of shape (n_combinations, 5), float64
+        Columns as in :data:`SHAPES_FACTORS`; ``n_combinations`` is the product of the
+        numbers of values kept.
+
+    Examples
+    --------
+    >>> from aekit.data import shapes_factor_grid
+    >>> images, factors = shapes_factor_grid(16, n_values={"orientation": 2, "pos_x": 3, "pos_y": 3})
+    >>> images.shape, factors.shape
+    ((324, 16, 16), (324, 5))
+    """
+    image_size = _check_image_size(image_size)
+    values = shapes_factor_values(n_values)
+    # indexing="ij" keeps the first factor slowest, the order of np.ravel_multi_index.
+    mesh = np.meshgrid(*values.values(), indexing="ij")
+    factors = np.stack([axis.reshape(-1) for axis in mesh], axis=1)
+    if not return_images:
+        return factors
+    return render_shapes(factors, image_size), factors
 
 
 def make_shapes(
@@ -193,6 +294,7 @@ def make_shapes(
     image_size: int = 32,
     random_state: int | np.random.RandomState | None = None,
     return_factors: bool = True,
+    n_values: Mapping[str, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
     """Random dSprites-style images: one square, ellipse or heart each, with its factors.
 
@@ -211,6 +313,10 @@ def make_shapes(
         Seed or generator; the same seed gives the same images and factors.
     return_factors : bool, default=True
         Also return the factor values.
+    n_values : mapping of factor name to int, or None, default=None
+        Draw from fewer, evenly spaced values of the factors named (see
+        :func:`shapes_factor_values`), e.g. to train on the values of a subsampled
+        :func:`shapes_factor_grid`.
 
     Returns
     -------
@@ -229,6 +335,6 @@ def make_shapes(
     ((4, 16, 16), (4, 5))
     """
     image_size = _check_image_size(image_size)
-    factors = sample_shapes_factors(n_samples, random_state)
+    factors = sample_shapes_factors(n_samples, random_state, n_values)
     images = render_shapes(factors, image_size)
     return (images, factors) if return_factors else images

@@ -10,14 +10,17 @@ from aekit.metrics.clustering import ari, clustering_accuracy, kmeans_clustering
 from aekit.metrics.detection import auroc, average_precision
 from aekit.metrics.disentanglement import (
     DCIScores,
+    FactorGridSampler,
     FactorVAEScores,
     dci,
+    factor_grid_sampler,
     factor_vae_score,
     gaussian_total_correlation,
+    independent_factor_sampler,
     mig,
     sap,
 )
-from aekit.metrics.likelihood import active_units, elbo, kl_per_dimension, log_likelihood
+from aekit.metrics.likelihood import active_dimensions, active_units, elbo, kl_per_dimension, log_likelihood
 from aekit.uses.reconstruction import RECONSTRUCTION_METRICS, reconstruction_error
 from aekit.metrics.representation import knn_accuracy, linear_probe_accuracy, trustworthiness
 from aekit.metrics.generative import (
@@ -31,9 +34,11 @@ from aekit.metrics.generative import (
 
 __all__ = [
     "DCIScores",
+    "FactorGridSampler",
     "FactorVAEScores",
     "FeatureSpace",
     "RECONSTRUCTION_METRICS",
+    "active_dimensions",
     "active_units",
     "ari",
     "auroc",
@@ -42,10 +47,12 @@ __all__ = [
     "conditional_sample_accuracy",
     "dci",
     "elbo",
+    "factor_grid_sampler",
     "factor_vae_score",
     "fit_feature_extractor",
     "frechet_distance",
     "gaussian_total_correlation",
+    "independent_factor_sampler",
     "kl_per_dimension",
     "kmeans_clustering_scores",
     "knn_accuracy",

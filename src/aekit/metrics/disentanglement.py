@@ -406,7 +406,9 @@ def factor_vae_score(
         e.g. :func:`aekit.data.sample_shapes_factors`.
     render : callable ``factors -> observations``
         Observations for given factor values, e.g.
-        ``functools.partial(aekit.data.render_shapes, image_size=32)``.
+        ``functools.partial(aekit.data.render_shapes, image_size=32)``.  For a data
+        set that holds every combination of factor values (a grid), both callables
+        come from :func:`factor_grid_sampler`.
     batch_size : int, default=64
         Samples per vote.
     n_train, n_eval : int, default=10000, 5000
@@ -495,6 +497,114 @@ def _encode_checked(
             "return one observation per row of factors and the encoder one code per observation."
         )
     return codes
+
+
+def independent_factor_sampler(factors: Any) -> Callable[[int, np.random.RandomState], np.ndarray]:
+    """A ``sample_factors`` for :func:`factor_vae_score` that draws each factor from the values it takes in ``factors``.
+
+    Each column's value is drawn uniformly from that column's distinct values,
+    independently of the others, which is how the factors of a full grid (and of
+    :func:`aekit.data.make_shapes`) are distributed.  Pair it with a renderer.
+
+    Parameters
+    ----------
+    factors : array-like of shape (n_samples, n_factors)
+        Factor values of some data, e.g. the test inputs' factors.
+
+    Returns
+    -------
+    callable ``(n, rng) -> factors``
+        Draws ``n`` rows (n, n_factors) with the RandomState ``rng``.
+    """
+    factors = np.asarray(factors, dtype=np.float64)
+    if factors.ndim != 2 or len(factors) == 0:
+        raise ValueError(f"factors must be a non-empty 2-D array (n_samples, n_factors); got shape {factors.shape}.")
+    values = [np.unique(column) for column in factors.T]
+
+    def sample_factors(n: int, rng: np.random.RandomState) -> np.ndarray:
+        return np.stack([v[rng.randint(len(v), size=n)] for v in values], axis=1)
+
+    return sample_factors
+
+
+class FactorGridSampler(NamedTuple):
+    """The ``sample_factors`` and ``render`` of :func:`factor_vae_score`, read from a rendered factor grid."""
+
+    sample_factors: Callable[[int, np.random.RandomState], np.ndarray]
+    """``(n, rng) -> factors``: each factor's value drawn uniformly and independently from the grid's values."""
+    render: Callable[[np.ndarray], np.ndarray]
+    """``factors -> observations``: the grid's observation for each row of factor values."""
+
+
+def factor_grid_sampler(factors: Any, observations: Any) -> FactorGridSampler:
+    """Sample factors and look up their observations in a data set that holds every combination once.
+
+    :func:`factor_vae_score` fixes one factor and draws the others freely, so it needs
+    an observation for any combination of factor values: a renderer, or a complete
+    grid such as :func:`aekit.data.shapes_factor_grid` (or dSprites' own file, whose
+    ``latents_values`` and ``imgs`` are one).  The rows may come in any order.
+
+    Parameters
+    ----------
+    factors : array-like of shape (n_combinations, n_factors)
+        Factor values of each observation; every combination of the columns' distinct
+        values must appear exactly once.
+    observations : array-like of shape (n_combinations, ...)
+        The observation of each row of ``factors`` (kept by reference, so a
+        memory-mapped array stays on disk).
+
+    Returns
+    -------
+    FactorGridSampler
+        ``(sample_factors, render)``; pass both on with
+        ``factor_vae_score(est, *factor_grid_sampler(factors, images))``.
+
+    Examples
+    --------
+    >>> import aekit
+    >>> images, factors = aekit.datasets.shapes_factor_grid(16, n_values={"orientation": 2, "pos_x": 3, "pos_y": 3})
+    >>> sampler = factor_grid_sampler(factors, images)
+    >>> sampler.render(factors[:2]).shape
+    (2, 16, 16)
+    """
+    factors = np.asarray(factors, dtype=np.float64)
+    if factors.ndim != 2:
+        raise ValueError(f"factors must be a 2-D array (n_combinations, n_factors); got shape {factors.shape}.")
+    if not np.isfinite(factors).all():
+        raise ValueError("factors contain NaN or infinite values; a factor grid holds finite values only.")
+    if len(observations) != len(factors):
+        raise ValueError(
+            f"factors and observations must describe the same grid points; got {len(factors)} rows of "
+            f"factors and {len(observations)} observations."
+        )
+    values = [np.unique(column) for column in factors.T]
+    sizes = tuple(len(v) for v in values)
+    positions = np.ravel_multi_index([np.searchsorted(v, column) for v, column in zip(values, factors.T)], sizes)
+    n_combinations = int(np.prod(sizes, dtype=np.int64))
+    if len(factors) != n_combinations or len(np.unique(positions)) != n_combinations:
+        raise ValueError(
+            f"factors are not a complete grid: their columns' distinct values {list(sizes)} make "
+            f"{n_combinations} combinations, but the {len(factors)} rows hold {len(np.unique(positions))} "
+            "distinct ones. Pass every combination once (e.g. aekit.datasets.shapes_factor_grid), or give "
+            "factor_vae_score a renderer instead."
+        )
+    row_of_position = np.empty(n_combinations, dtype=np.intp)
+    row_of_position[positions] = np.arange(len(factors))
+
+    def render(requested: np.ndarray) -> np.ndarray:
+        requested = np.asarray(requested, dtype=np.float64)
+        if requested.ndim != 2 or requested.shape[1] != len(values):
+            raise ValueError(f"factors to render must have shape (n, {len(values)}); got {requested.shape}.")
+        indices = [np.minimum(np.searchsorted(v, column), len(v) - 1) for v, column in zip(values, requested.T)]
+        for k, (v, index, column) in enumerate(zip(values, indices, requested.T)):
+            if not np.array_equal(v[index], column):
+                raise ValueError(
+                    f"factor column {k} holds values that are not in the grid (e.g. {column[v[index] != column][0]}); "
+                    "draw factors with this sampler's sample_factors."
+                )
+        return np.asarray(observations[row_of_position[np.ravel_multi_index(indices, sizes)]])
+
+    return FactorGridSampler(independent_factor_sampler(factors), render)
 
 
 # ---------------------------------------------------------------- total correlation

@@ -68,12 +68,22 @@ def kl_per_dimension(estimator: Any, X: Any, y: Any = None) -> np.ndarray:
     return kl.mean(0, dtype=np.float64)
 
 
+def active_dimensions(estimator: Any, X: Any, threshold: float = 0.01, y: Any = None) -> np.ndarray:
+    """Which latent dimensions are active units (Burda et al., 2016), a bool array of shape (latent_dim,).
+
+    Dimension ``j`` is active when ``Var_x(E_q[z_j | x]) > threshold``: the code
+    moves along it from one input to the next.  Uses ``transform`` (the posterior
+    mean for a VAE, the code for a deterministic autoencoder); ``y`` gives a
+    conditional VAE's labels.
+    """
+    codes = estimator.transform(X) if y is None else estimator.transform(X, y)
+    return np.var(codes.astype(np.float64), axis=0) > threshold
+
+
 def active_units(estimator: Any, X: Any, threshold: float = 0.01, y: Any = None) -> int:
     """Number of latent dimensions whose code varies across ``X`` (Burda et al., 2016).
 
-    A unit is active when ``Var_x(E_q[z_j | x]) > threshold``.  Uses ``transform``
-    (the posterior mean for a VAE, the code for a deterministic autoencoder); ``y``
-    gives a conditional VAE's labels.
+    The count of :func:`active_dimensions`: a unit is active when
+    ``Var_x(E_q[z_j | x]) > threshold``.
     """
-    codes = estimator.transform(X) if y is None else estimator.transform(X, y)
-    return int((np.var(codes.astype(np.float64), axis=0) > threshold).sum())
+    return int(active_dimensions(estimator, X, threshold=threshold, y=y).sum())

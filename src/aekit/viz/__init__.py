@@ -39,6 +39,7 @@ from aekit.viz.figures import (
     traversal_change,
     wrap_label,
 )
+from aekit.viz.latents import plot_beta_sweep, plot_kl_per_dimension
 from aekit.viz.report import MetricsTable, ReportFigure, render_report, write_report
 from aekit.viz.tables import plot_category_embeddings, plot_feature_scores
 
@@ -57,6 +58,7 @@ __all__ = [
     "image_rows",
     "plot_ais_path",
     "plot_anomalies",
+    "plot_beta_sweep",
     "plot_cluster_centers",
     "plot_cluster_sizes",
     "plot_code_map",
@@ -65,6 +67,7 @@ __all__ = [
     "plot_detection",
     "plot_gibbs_chains",
     "plot_interpolations",
+    "plot_kl_per_dimension",
     "plot_metrics",
     "plot_rbm_filters",
     "plot_reconstructions",
