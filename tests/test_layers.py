@@ -26,6 +26,7 @@ LAYERS = [
     "aekit.estimators",  # the scikit-learn face, parameters, registry, model files, fit callbacks
     "aekit.tracking",  # TensorBoard and MLflow loggers (fit callbacks)
     "aekit.uses",  # anomaly detection, navigation of the latent space
+    "aekit.model_files",  # aekit.load: model files and saved clusterers
     "aekit.metrics",  # evaluation functions
     "aekit.viz",  # figures, the HTML report and its latent explorer
     "aekit",  # the public namespace (aekit/__init__.py)
@@ -34,6 +35,7 @@ LAYERS = [
     "aekit.run_config",  # aekit train --config and the run folder's config.toml
     "aekit.tour_latents",  # the report's sections on a VAE-family code (KL, traversals, disentanglement)
     "aekit.tour",  # aekit tour / aekit report
+    "aekit.cluster_report",  # aekit cluster --report
     "aekit.table_tour",  # aekit tour on a table
     "aekit.cli",  # the command line
     "aekit.__main__",
@@ -187,6 +189,6 @@ def test_the_lazy_namespaces_resolve_every_public_name():
         star: dict = {}
         exec(f"from {module.__name__} import *", star)
         assert set(module.__all__) <= set(star)
-    assert aekit.datasets is aekit.data and aekit.load is aekit.estimators.load_estimator
+    assert aekit.datasets is aekit.data and aekit.load is aekit.model_files.load
     with pytest.raises(AttributeError, match="no attribute 'NoSuchModel'"):
         aekit.NoSuchModel

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from aekit.estimators.persistence import ModelFileError, load_estimator
-from aekit.runs import MODEL_FILE as RUN_MODEL_FILE
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -44,11 +43,12 @@ def load(path: str | os.PathLike) -> Any:
     if path.is_dir():
         if (path / CLUSTERING_FILE).is_file():
             return DeepClustering.load(path)
-        if (path / RUN_MODEL_FILE).is_file():
+        models = sorted(path.glob("*.safetensors"))
+        if models:  # e.g. a run folder of `aekit train`, whose model.safetensors sits beside run.json
             raise ModelFileError(
-                f"{path} is a run folder of `aekit train`, not a model file; pass its model, "
-                f"aekit.load({str(path / RUN_MODEL_FILE)!r}), or use aekit.runs.load_run({str(path)!r}) for the "
-                "model and the input scaling it was trained with."
+                f"{path} is a folder (a run folder of `aekit train`?), not a model file; pass its model, "
+                f"aekit.load({str(models[0])!r}), or for a run folder use aekit.runs.load_run({str(path)!r}) for "
+                "the model and the input scaling it was trained with."
             )
         raise ModelFileError(
             f"{path} is a folder but not a saved DeepClustering (it has no {CLUSTERING_FILE}); aekit.load reads "
