@@ -31,6 +31,12 @@ ESTIMATORS = [
     (aekit.DIPVAE(likelihood="gaussian", dip_type="ii", **SMALL), {}),
     (aekit.Flow(n_layers=2, hidden=(8,), epochs=3, batch_size=32, random_state=0), {}),
     (aekit.AdversarialAutoEncoder(discriminator_hidden=(8,), **SMALL), {}),
+    # latent_dim stays "auto": a VQ-VAE's code size is its vectors times code_dim.
+    *[
+        (aekit.VQVAE(codebook_size=8, code_dim=2, n_latent_vectors=2, codebook_update=update, restart_unused_after=3,
+                     **{k: v for k, v in SMALL.items() if k != "latent_dim"}), {})
+        for update in ("ema", "loss")
+    ],
     # Gaussian visible units: the checks' data are real numbers of either sign.
     (aekit.RBM(visible="gaussian", n_components=4, epochs=3, batch_size=32, ais_betas=100, ais_chains=10, random_state=0), {}),
     (aekit.DBN(visible="gaussian", n_components=(4, 3), epochs=3, batch_size=32, random_state=0), {}),

@@ -83,6 +83,8 @@ def _tiny(cls, **params):
 ESTIMATORS = {
     **{name: functools.partial(_tiny, cls) for name, cls in sorted(registry.cli_models().items())},
     "vae-gaussian": functools.partial(_tiny, aekit.VAE, likelihood="gaussian"),
+    # A VQ-VAE's code size is its vectors times code_dim, so latent_dim stays "auto".
+    "vqvae": functools.partial(_tiny, aekit.VQVAE, latent_dim="auto", codebook_size=4, code_dim=2),
 }
 
 
@@ -102,7 +104,7 @@ def test_fit_gives_a_model_or_a_clear_error(X, estimator):
             event(f"rejected: {str(error)[:40]}")
             return
         event("fitted")
-    assert codes.shape == (X.shape[0], est.latent_dim) and np.isfinite(codes).all()
+    assert codes.shape == (X.shape[0], est.latent_dim_) and np.isfinite(codes).all()
     assert recon.shape == X.shape and np.isfinite(recon).all()
     assert scores.shape == (X.shape[0],) and not np.isnan(scores).any()
 

@@ -31,6 +31,7 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 import torch
 
+from aekit.models.code_prior import AutoregressiveCodePrior, CodePriorModule
 from aekit.models.flows import FlowModule, make_flow
 from aekit.train.trainer import TrainConfig, Trainer
 from aekit.utils.runtime import torch_seeded
@@ -42,6 +43,9 @@ CODE_FLOW_LAYOUT = {"n_layers": 5, "hidden": [64, 64]}
 #: Its training: Adam at the usual rate, early stopping on a tenth of the codes held out.
 CODE_FLOW_TRAINING = TrainConfig(epochs=300, batch_size=128, learning_rate=1e-3, patience=30, description="code flow")
 CODE_FLOW_VALIDATION_FRACTION = 0.1
+#: The VQ-VAE's prior over entry numbers (see :mod:`aekit.models.code_prior`) and its training.
+CODE_PRIOR_LAYOUT = {"embedding_dim": 64, "hidden": 128}
+CODE_PRIOR_TRAINING = TrainConfig(epochs=100, batch_size=128, learning_rate=3e-3, patience=5, description="code prior")
 
 
 def fit_code_density(
@@ -116,3 +120,53 @@ def sample_code_flow(layout: dict[str, Any], parameters: np.ndarray, n_samples: 
     noise = check_random_state(random_state).standard_normal((n_samples, layout["dim"])).astype(np.float32)
     with torch.inference_mode():
         return module.eval().decode(torch.as_tensor(noise)).numpy()
+
+
+def _code_prior(layout: dict[str, Any], parameters: np.ndarray | None = None) -> CodePriorModule:
+    """The prior of ``layout``; with ``parameters``, those weights, after their count is checked on the
+    "meta" device (which allocates nothing: a damaged file's layout cannot make it allocate gigabytes)."""
+    sizes = dict(
+        codebook_size=int(layout["codebook_size"]),
+        n_positions=int(layout["n_positions"]),
+        embedding_dim=int(layout["embedding_dim"]),
+        hidden=int(layout["hidden"]),
+    )
+    if parameters is not None:
+        with torch.device("meta"):
+            expected = sum(p.numel() for p in AutoregressiveCodePrior(**sizes).parameters())
+        if expected != np.asarray(parameters).size:
+            raise ValueError(
+                f"the code prior's layout {sizes} needs {expected} parameters but {np.asarray(parameters).size} "
+                "are stored; the model file was altered or damaged. Refit the model."
+            )
+    module = CodePriorModule(AutoregressiveCodePrior(**sizes))
+    if parameters is not None:
+        vector = torch.as_tensor(np.asarray(parameters, dtype=np.float32))
+        torch.nn.utils.vector_to_parameters(vector, module.parameters())
+    return module
+
+
+def fit_code_prior(indices: np.ndarray, codebook_size: int, seed: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Fit the autoregressive prior to entry numbers ``indices`` (n, positions) by maximum likelihood, on CPU.
+
+    Returns ``(layout, parameters)`` as :func:`fit_code_flow` does; ``seed`` fixes the
+    initialisation, the held-out tenth and the batch order.
+    """
+    indices = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+    layout = {"codebook_size": int(codebook_size), "n_positions": int(indices.shape[1]), **CODE_PRIOR_LAYOUT}
+    order = np.random.RandomState(seed).permutation(len(indices))
+    n_val = int(len(indices) * CODE_FLOW_VALIDATION_FRACTION)
+    held_out, train = torch.as_tensor(np.sort(order[:n_val])), torch.as_tensor(np.sort(order[n_val:]))
+    with torch_seeded(seed, torch.device("cpu")):
+        module = _code_prior(layout)
+        Trainer(CODE_PRIOR_TRAINING).fit(module, indices[train], indices[held_out] if n_val >= 1 else None)
+    return layout, torch.nn.utils.parameters_to_vector(module.parameters()).detach().numpy()
+
+
+def sample_code_prior(
+    layout: dict[str, Any], parameters: np.ndarray, n_samples: int, random_state: Any = None
+) -> np.ndarray:
+    """Draw ``n_samples`` entry sequences from the prior :func:`fit_code_prior` returned, (n_samples, positions)."""
+    module = _code_prior(layout, parameters).eval()
+    uniforms = check_random_state(random_state).uniform(size=(n_samples, int(layout["n_positions"])))
+    return module.prior.sample(torch.as_tensor(uniforms, dtype=torch.float32)).numpy()

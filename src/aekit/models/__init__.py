@@ -15,10 +15,13 @@ from aekit.models.terms import (
     jacobian_squared_norm,
 )
 from aekit.models.vae import VAEModule
+from aekit.models.vqvae import CodebookLoss, Commitment, QuantizedPass, VQVAEModule
 
 __all__ = [
     "AutoEncoderModule",
     "BaseModule",
+    "CodebookLoss",
+    "Commitment",
     "Contraction",
     "ContrastiveDivergence",
     "DeepBeliefNet",
@@ -27,9 +30,11 @@ __all__ = [
     "KLSparsity",
     "L1Activity",
     "LossTerm",
+    "QuantizedPass",
     "RBMModule",
     "Reconstruction",
     "VAEModule",
+    "VQVAEModule",
     "gaussian_kl",
     "jacobian_squared_norm",
 ]

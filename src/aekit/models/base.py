@@ -73,10 +73,15 @@ class BaseModule(nn.Module):
         """Quantities derived from the terms' values for the history (e.g. the ELBO)."""
         return {}
 
+    def diagnostics(self, p: ForwardPass) -> dict[str, torch.Tensor]:
+        """Quantities of the forward pass the history reports but the objective never charges
+        (a VQ-VAE's code perplexity); by name, ``(n,)`` or a scalar."""
+        return {}
+
     def loss_terms(
         self, x: torch.Tensor, condition: torch.Tensor | None = None, epoch: int | None = None
     ) -> dict[str, torch.Tensor]:
-        """Every term's value (``(n,)`` or a scalar) by name, the reports, and ``"loss"``.
+        """Every term's value (``(n,)`` or a scalar) by name, the reports, the diagnostics, and ``"loss"``.
 
         ``"loss"`` is the objective the trainer minimizes (its batch mean): the sum of
         each term's charged value times its weight at ``epoch`` (0-based; None, outside
@@ -90,7 +95,9 @@ class BaseModule(nn.Module):
             values[term.name] = value
             charged = term.weight_at(epoch) * term.charged(value, p)
             loss = charged if loss is None else loss + charged
-        return {**values, **self.reports(values), "loss": loss}
+        with torch.no_grad():
+            diagnostics = self.diagnostics(p)
+        return {**values, **self.reports(values), **diagnostics, "loss": loss}
 
     def adversary_loss(
         self, x: torch.Tensor, condition: torch.Tensor | None = None, epoch: int | None = None

@@ -1,4 +1,4 @@
-"""Torch building blocks: encoders/decoders for any input shape and likelihoods."""
+"""Torch building blocks: encoders/decoders for any input shape, likelihoods and the vector quantizer."""
 
 from aekit.nn.blocks import (
     ACTIVATIONS,
@@ -11,6 +11,7 @@ from aekit.nn.blocks import (
     make_activation,
 )
 from aekit.nn.likelihoods import Bernoulli, Gaussian, Likelihood, SquaredError, make_likelihood
+from aekit.nn.quantizer import VectorQuantizer
 
 __all__ = [
     "ACTIVATIONS",
@@ -23,6 +24,7 @@ __all__ = [
     "MLPDecoder",
     "MLPEncoder",
     "SquaredError",
+    "VectorQuantizer",
     "build_encoder_decoder",
     "make_activation",
     "make_likelihood",

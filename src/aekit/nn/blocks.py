@@ -103,15 +103,31 @@ def _deconv(c_in: int, c_out: int, out_hw: tuple[int, int], in_hw: tuple[int, in
     return nn.ConvTranspose2d(c_in, c_out, kernel_size=3, stride=2, padding=1, output_padding=padding)
 
 
+def conv_stack(shapes: Sequence[tuple[int, int, int]], activation: str, dropout: float = 0.0) -> list[nn.Module]:
+    """``conv -> activation [-> dropout]`` from each shape of :func:`conv_feature_shapes` to the next."""
+    layers: list[nn.Module] = []
+    for (c_in, _, _), (c_out, _, _) in zip(shapes[:-1], shapes[1:]):
+        layers += [_conv(c_in, c_out), *_nonlinearity(activation, dropout)]
+    return layers
+
+
+def deconv_stack(shapes: Sequence[tuple[int, int, int]], activation: str, dropout: float = 0.0) -> list[nn.Module]:
+    """Transposed convolutions from the last of ``shapes`` back to the first, with no activation after the last."""
+    layers: list[nn.Module] = []
+    pairs = list(zip(shapes[1:], shapes[:-1]))[::-1]
+    for k, ((c_in, h_in, w_in), (c_out, h_out, w_out)) in enumerate(pairs):
+        layers.append(_deconv(c_in, c_out, (h_out, w_out), (h_in, w_in)))
+        if k < len(pairs) - 1:
+            layers += _nonlinearity(activation, dropout)
+    return layers
+
+
 class ConvEncoder(nn.Sequential):
     """Stride-2 3x3 convolutions (one per entry of ``channels``), then flatten."""
 
     def __init__(self, model_shape: Sequence[int], channels: Sequence[int], activation: str, dropout: float = 0.0):
         shapes = conv_feature_shapes(model_shape, channels)
-        layers: list[nn.Module] = []
-        for (c_in, _, _), (c_out, _, _) in zip(shapes[:-1], shapes[1:]):
-            layers += [_conv(c_in, c_out), *_nonlinearity(activation, dropout)]
-        super().__init__(*layers, nn.Flatten())
+        super().__init__(*conv_stack(shapes, activation, dropout), nn.Flatten())
         self.out_features = math.prod(shapes[-1])
 
 
@@ -132,12 +148,7 @@ class ConvDecoder(nn.Sequential):
             *_nonlinearity(activation, dropout),
             nn.Unflatten(1, shapes[-1]),
         ]
-        pairs = list(zip(shapes[1:], shapes[:-1]))[::-1]
-        for k, ((c_in, h_in, w_in), (c_out, h_out, w_out)) in enumerate(pairs):
-            layers.append(_deconv(c_in, c_out, (h_out, w_out), (h_in, w_in)))
-            if k < len(pairs) - 1:
-                layers += _nonlinearity(activation, dropout)
-        super().__init__(*layers)
+        super().__init__(*layers, *deconv_stack(shapes, activation, dropout))
 
 
 def build_encoder_decoder(
@@ -166,3 +177,30 @@ def build_encoder_decoder(
             ConvDecoder(latent_dim, hidden, model_shape, activation, dropout),
         )
     raise ValueError(f"architecture={architecture!r} is not one of 'auto', 'mlp', 'conv'.")
+
+
+class ConvGridEncoder(nn.Sequential):
+    """The :class:`ConvEncoder`'s convolutions, then a 1x1 convolution to ``code_dim`` channels: a grid of
+    code vectors ``(n, code_dim, h', w')`` (no flattening), one per position of the last feature map."""
+
+    def __init__(
+        self, model_shape: Sequence[int], channels: Sequence[int], code_dim: int, activation: str, dropout: float = 0.0
+    ):
+        shapes = conv_feature_shapes(model_shape, channels)
+        super().__init__(*conv_stack(shapes, activation, dropout), nn.Conv2d(shapes[-1][0], code_dim, kernel_size=1))
+        self.grid = shapes[-1][1:]
+
+
+class ConvGridDecoder(nn.Sequential):
+    """Mirror of :class:`ConvGridEncoder`: a 1x1 convolution from ``code_dim`` channels, then the
+    :class:`ConvDecoder`'s transposed convolutions back to ``model_shape``."""
+
+    def __init__(
+        self, code_dim: int, channels: Sequence[int], model_shape: Sequence[int], activation: str, dropout: float = 0.0
+    ):
+        shapes = conv_feature_shapes(model_shape, channels)
+        super().__init__(
+            nn.Conv2d(code_dim, shapes[-1][0], kernel_size=1),
+            *_nonlinearity(activation, dropout),
+            *deconv_stack(shapes, activation, dropout),
+        )
