@@ -16,6 +16,7 @@ from aekit.estimators.stacked import StackedAutoEncoder
 from aekit.estimators.tabular import TabularAutoEncoder, TabularVAE
 from aekit.estimators.tcvae import BetaTCVAE
 from aekit.estimators.vae import VAE
+from aekit.estimators.vaegan import VAEGAN
 from aekit.estimators.wae import WassersteinAutoEncoder
 
 ESTIMATORS = {cls.__name__: cls for cls in registry.library_estimators()}
