@@ -32,6 +32,7 @@ ESTIMATORS = [
     (aekit.Flow(n_layers=2, hidden=(8,), epochs=3, batch_size=32, random_state=0), {}),
     (aekit.AdversarialAutoEncoder(discriminator_hidden=(8,), **SMALL), {}),
     (aekit.VAEGAN(likelihood="gaussian", discriminator_hidden=(8,), **SMALL), {}),
+    (aekit.VAE(likelihood="gaussian", posterior="iaf", flow_hidden=(8,), **SMALL), {}),
     # Gaussian visible units: the checks' data are real numbers of either sign.
     (aekit.RBM(visible="gaussian", n_components=4, epochs=3, batch_size=32, ais_betas=100, ais_chains=10, random_state=0), {}),
     (aekit.DBN(visible="gaussian", n_components=(4, 3), epochs=3, batch_size=32, random_state=0), {}),
