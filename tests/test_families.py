@@ -140,7 +140,7 @@ def test_registry_feeds_the_cli_the_tour_and_all():
 
     assert set(registry.cli_models()) == {
         "ae", "vae", "sparse", "denoising", "contractive", "stacked", "betatcvae", "wae", "factorvae", "dipvae", "aae",
-        "vaegan",
+        "vaegan", "flow",
     }
     assert [cls.__name__ for cls in registry.tour_family()] == [
         "AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder", "ContractiveAutoEncoder", "VAE",
