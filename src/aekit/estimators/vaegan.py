@@ -38,9 +38,14 @@ class VAEGAN(VAE):
     reconstructions (the paper drops it: ``pixel_weight=0`` is that variant), so the
     ELBO in ``history_`` and :meth:`log_likelihood` remain those of the pixel model;
     ``feature_weight=1`` and ``adversarial_weight=1``; the VAE's Adam at 1e-3 and the
-    discriminator's at 2e-4, a fifth (at the VAE's rate it wins the game within an
-    epoch on MNIST); ``discriminator_hidden=None`` mirrors the encoder's widths; no
-    early stopping, since the game's losses are not quantities to minimize.
+    discriminator's at 5e-5, a twentieth; ``discriminator_hidden=None`` mirrors the
+    encoder's widths (conv channels (32, 64) on images); no early stopping, since the
+    game's losses are not quantities to minimize.  Measured on 10,000 MNIST images, 6
+    epochs (seed 0): the discriminator's loss goes 0.67 -> 0.49 at 5e-5, 0.64 -> 0.29 at
+    1e-4, and falls to 0.15 by epoch 3 at 2e-4 (then 0.21 at epoch 12), where the
+    generator's loss triples; the reconstruction (about 104 nats) is the same at all
+    three.  On the digits (50 epochs) 1e-3 dips to 0.28 before settling near 0.48.
+    Longer MNIST runs at the default were not measured.
     Departures from the paper: it weights the feature term ``gamma`` times for the
     decoder only; here one weight serves encoder and decoder, and the paper's RMSProp
     at 3e-4 is Adam.
@@ -74,9 +79,10 @@ class VAEGAN(VAE):
             "(slope 0.2); its last layer gives the features D_l. None mirrors the encoder's hidden_.",
         ),
         "discriminator_learning_rate": Param(
-            2e-4,
+            5e-5,
             Real(0.0, 10.0, low_open=True),
-            "Adam step size of the discriminator; at the VAE's 1e-3 it wins the game quickly.",
+            "Adam step size of the discriminator. Faster ones win the game on MNIST (2e-4: its loss 0.15 "
+            "by the third epoch), which leaves the generator's loss large.",
         ),
         "early_stopping": changed(
             SHARED_PARAMS["early_stopping"],
