@@ -21,7 +21,7 @@ POSTERIORS = ("gaussian", "iaf")
 
 
 class VAE(BaseAutoEncoder):
-    """Variational autoencoder with a diagonal-Gaussian posterior (beta-VAE when beta != 1).
+    """Variational autoencoder with a diagonal-Gaussian posterior, or an IAF one (beta-VAE when beta != 1).
 
     Trained by maximizing the ELBO ``E_q[log p(x|z)] - beta * KL(q(z|x) || N(0, I))``
     with the reparameterization trick.
