@@ -172,3 +172,52 @@ def test_train_accepts_a_folder_of_images(tmp_path, digits):
     run = tmp_path / "run"
     assert main(["train", "ae", "--data", str(tmp_path / "images"), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
     assert aekit.load(run / "model.safetensors").input_shape_ == (8, 8)
+
+
+def test_train_flow_takes_its_own_flags_and_writes_a_run_folder(tmp_path, digits_files, capsys):
+    table = str(digits_files / "table.csv")
+    run = tmp_path / "flow"
+    assert main(["train", "flow", "--data", table, "--drop", "label", "--out", str(run), "--kind", "maf",
+                 "--n-layers", "2", "--hidden", "16", "--epochs", "2", "--quiet"]) == 0
+    summary = json.loads((run / "run.json").read_text())
+    assert summary["model"] == "flow" and summary["estimator"] == "Flow" and summary["epochs_run"] == 2
+    model = aekit.load(run / "model.safetensors")
+    assert (model.kind, model.n_layers, model.hidden) == ("maf", 2, (16,))
+    config = (run / "config.toml").read_text()
+    assert 'kind = "maf"' in config and "n_layers = 2" in config and "latent_dim" not in config
+    # The run folder serves the other commands (the scaler is applied, as for every model) ...
+    assert main(["score", str(run), table, "--drop", "label", "--out", str(tmp_path / "s.csv")]) == 0
+    assert main(["sample", str(run), "--n", "4", "--seed", "0", "--out", str(tmp_path / "x.npy")]) == 0
+    assert np.load(tmp_path / "x.npy").shape == (4, 6)
+    # ... and its resolved config trains the same model again.
+    assert main(["train", "--config", str(run / "config.toml"), "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    again = aekit.load(tmp_path / "again" / "model.safetensors")
+    for name, tensor in model.module_.state_dict().items():
+        np.testing.assert_array_equal(again.module_.state_dict()[name].numpy(), tensor.numpy(), err_msg=name)
+    assert "Flow" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "model, flag, value",
+    [("flow", "--latent-dim", "3"), ("flow", "--architecture", "mlp"), ("vae", "--kind", "maf"), ("ae", "--n-layers", "2")],
+)
+def test_a_flag_of_another_models_parameter_is_refused(tmp_path, digits_files, capsys, model, flag, value):
+    argv = ["train", model, "--data", str(digits_files / "table.csv"), "--out", str(tmp_path / "run"), flag, value]
+    assert main(argv) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and flag in errors[0] and "has no such parameter" in errors[0], errors
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_vaegan_writes_a_run_with_its_discriminator(tmp_path, digits_files):
+    run = tmp_path / "vaegan"
+    assert main(["train", "vaegan", "--data", str(digits_files / "digits.npy"), "--out", str(run), "--epochs", "2",
+                 "--hidden", "8,16", "--quiet", "--param", "discriminator_hidden=8,16",
+                 "--param", "adversarial_weight=0.5"]) == 0
+    model = aekit.load(run / "model.safetensors")
+    assert type(model) is aekit.VAEGAN and model.adversarial_weight == 0.5 and model.discriminator_hidden == (8, 16)
+    assert model.module_.adversary is not None
+    final = json.loads((run / "run.json").read_text())["final"]
+    assert {"train_adversary", "train_feature_reconstruction", "train_adversarial"} <= set(final)
+    assert main(["sample", str(run), "--n", "3", "--seed", "0", "--out", str(tmp_path / "x.npy")]) == 0
+    assert np.load(tmp_path / "x.npy").shape == (3, 8, 8)

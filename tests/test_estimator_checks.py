@@ -31,6 +31,8 @@ ESTIMATORS = [
     (aekit.DIPVAE(likelihood="gaussian", dip_type="ii", **SMALL), {}),
     (aekit.Flow(n_layers=2, hidden=(8,), epochs=3, batch_size=32, random_state=0), {}),
     (aekit.AdversarialAutoEncoder(discriminator_hidden=(8,), **SMALL), {}),
+    (aekit.VAEGAN(likelihood="gaussian", discriminator_hidden=(8,), **SMALL), {}),
+    (aekit.VAE(likelihood="gaussian", posterior="iaf", flow_hidden=(8,), **SMALL), {}),
     # latent_dim stays "auto": a VQ-VAE's code size is its vectors times code_dim.
     *[
         (aekit.VQVAE(codebook_size=8, code_dim=2, n_latent_vectors=2, codebook_update=update, restart_unused_after=3,

@@ -60,7 +60,9 @@ def test_wae_codes_are_closer_to_the_prior_than_the_autoencoders(digits_split, s
     assert wae.reconstruction_error(X_test).mean() < 1.2 * ae.reconstruction_error(X_test).mean()
 
 
-@pytest.mark.parametrize("cls", [aekit.BetaTCVAE, aekit.WassersteinAutoEncoder, aekit.FactorVAE, aekit.DIPVAE])
+@pytest.mark.parametrize(
+    "cls", [aekit.BetaTCVAE, aekit.WassersteinAutoEncoder, aekit.FactorVAE, aekit.DIPVAE, aekit.VAEGAN]
+)
 def test_new_families_round_trip_through_a_model_file(cls, digits, tmp_path):
     X, _ = digits
     est = cls(latent_dim=3, hidden=(16,), epochs=2, random_state=0).fit(X[:300])
@@ -69,7 +71,7 @@ def test_new_families_round_trip_through_a_model_file(cls, digits, tmp_path):
     assert type(loaded) is cls and loaded.get_params() == est.get_params()
     np.testing.assert_array_equal(loaded.transform(X[300:340]), est.transform(X[300:340]))
     np.testing.assert_array_equal(loaded.sample(4, random_state=1), est.sample(4, random_state=1))
-    if est.module_.adversary is not None:  # a discriminator (FactorVAE) is part of the file
+    if est.module_.adversary is not None:  # a discriminator (FactorVAE, VAEGAN) is part of the file
         for name, tensor in est.module_.adversary.state_dict().items():
             torch.testing.assert_close(loaded.module_.adversary.state_dict()[name], tensor, rtol=0, atol=0)
 
@@ -137,7 +139,8 @@ def test_registry_feeds_the_cli_the_tour_and_all():
     from aekit.cli import build_parser
 
     assert set(registry.cli_models()) == {
-        "ae", "vae", "sparse", "denoising", "contractive", "stacked", "betatcvae", "wae", "factorvae", "dipvae", "aae", "vqvae",
+        "ae", "vae", "sparse", "denoising", "contractive", "stacked", "betatcvae", "wae", "factorvae", "dipvae", "aae",
+        "vaegan", "flow", "vqvae",
     }
     assert [cls.__name__ for cls in registry.tour_family()] == [
         "AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder", "ContractiveAutoEncoder", "VAE",

@@ -249,6 +249,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     config_params = _train_args(args)
     cls = registry.cli_models()[args.model]
+    _refuse_foreign_flags(args, cls)
     loaded = _load(args)
     X = loaded.X
     table = table_runs.wants_table_model(loaded, _columns(args.categorical), _columns(args.numeric))
@@ -257,7 +258,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         X = loaded.frame
     preprocessing = Preprocessing() if table else Preprocessing.fit(X, loaded.kind)
     params = {
-        **{name: getattr(args, name) for name in _train_flags() if getattr(args, name) is not None},
+        **{name: getattr(args, name) for name in _model_flags(cls) if getattr(args, name) is not None},
         "random_state": args.seed,
         "verbose": 0 if args.quiet else 1,
         **_model_params(cls, [], config_params),
@@ -286,6 +287,18 @@ def cmd_train(args: argparse.Namespace) -> None:
             with contextlib.suppress(OSError):
                 out.rmdir()
         raise
+
+
+def _refuse_foreign_flags(args: argparse.Namespace, cls: type[BaseAutoEncoder]) -> None:
+    """A flag of another model's parameter (``--latent-dim`` for the Flow) is an error, not silently dropped."""
+    foreign = [name for name in _train_flags() if getattr(args, name) is not None and name not in cls._param_table]
+    if foreign:
+        given = ", ".join(_train_flags()[name].cli_flag(name) for name in foreign)
+        own = ", ".join(_train_flags()[name].cli_flag(name) for name in _model_flags(cls))
+        raise UserError(
+            f"{given}: {cls.__name__} (aekit train {args.model}) has no such parameter; leave "
+            f"{'them' if len(foreign) > 1 else 'it'} out (from the command line or --config). Its flags: {own}."
+        )
 
 
 def _refuse_existing_run(out: Path, args: argparse.Namespace) -> None:
@@ -352,7 +365,7 @@ def _train(
     runs.commit(out, summary, required)
     if not args.keep_checkpoint:  # the model is saved; the checkpoint (weights, optimizer, best weights) is spare
         checkpoint_path(out).unlink(missing_ok=True)
-    config = run_config.resolved_config(args, args.parser, estimator, tuple(_train_flags()), _CLI_MANAGED)
+    config = run_config.resolved_config(args, args.parser, estimator, tuple(_model_flags(cls)), _CLI_MANAGED)
     run_config.write_config(out / run_config.CONFIG_FILE, config)
     decided = [
         f"{name}={getattr(estimator, name + '_')!r}"
@@ -742,12 +755,38 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------------------- parser
 def _train_flags() -> dict[str, parameters.Param]:
-    """The parameters every CLI model shares that have an ``aekit train`` flag (from the parameter table)."""
+    """The parameters with an ``aekit train`` flag, of every CLI model (from the parameter tables)."""
     from aekit.estimators import params as parameters
     from aekit.estimators import registry
 
     flags = parameters.cli_params(cls._param_table for cls in registry.cli_models().values())
     return {name: param for name, param in flags.items() if name not in _CLI_MANAGED}
+
+
+def _model_flags(cls: type) -> list[str]:
+    """The ``aekit train`` flags that set parameters of ``cls`` (the others it refuses)."""
+    return [name for name in _train_flags() if name in cls._param_table]
+
+
+def _flag_notes(name: str, flag: parameters.Param) -> str:
+    """What a flag's help adds to its first model's text: which models take it, when not all do
+    (" (only: flow)", " (not: flow)"), and the models that give it another meaning or default."""
+    from aekit.estimators import registry
+
+    models = registry.cli_models()
+    takers = sorted(model for model, cls in models.items() if name in cls._param_table)
+    notes: dict[str, list[str]] = {}
+    for model in takers:
+        param = models[model]._param_table[name]
+        if param.doc != flag.doc:
+            notes.setdefault(f"{' '.join(param.doc.split())} (default: {param.default!r})", []).append(model)
+        elif param.default != flag.default:
+            notes.setdefault(f"default {param.default!r}", []).append(model)
+    text = "".join(f"; {', '.join(owners)}: {note}" for note, owners in notes.items())
+    if len(takers) < len(models):
+        others = sorted(set(models) - set(takers))
+        text += f" (only: {', '.join(takers)})" if len(takers) <= len(others) else f" (not: {', '.join(others)})"
+    return text
 
 
 TRAIN_EXAMPLES = (
@@ -764,9 +803,10 @@ def _train_epilog() -> str:
     lines = ["examples:"]
     for what, command in TRAIN_EXAMPLES:
         lines += [f"  {command}", f"      ({what})"]
-    lines += ["", "--param keys of each model (KEY=default; the flags above are shared by all):"]
-    flags = set(_train_flags()) | set(_CLI_MANAGED)
+    lines += ["", "--param keys of each model (KEY=default; the flags above set the others, each for every model "
+              "unless it says only: or not:):"]
     for name, cls in sorted(registry.cli_models().items()):
+        flags = set(_model_flags(cls)) | set(_CLI_MANAGED)
         keys = ", ".join(f"{key}={param.default!r}" for key, param in cls._param_table.items() if key not in flags)
         lines.append(textwrap.fill(keys, width=100, initial_indent=f"  {name}: ", subsequent_indent="      "))
     lines.append("Each key is described in the model's docstring, e.g. python -c 'import aekit; help(aekit.VAE)'.")
@@ -803,7 +843,7 @@ def _train_arguments(train: argparse.ArgumentParser) -> None:
             choices=choices,
             default=None,  # None: the model's own default (a family may declare another)
             metavar=None if choices else name.upper(),
-            help=f"{' '.join(param.doc.split())} (default: {param.default!r})",
+            help=f"{' '.join(param.doc.split())} (default: {param.default!r}){_flag_notes(name, param)}",
         )
     train.add_argument("--drop", metavar="COL,...", help="table columns to leave out (e.g. an identifier)")
     train.add_argument(

@@ -16,6 +16,7 @@ from aekit.estimators.stacked import StackedAutoEncoder
 from aekit.estimators.tabular import TabularAutoEncoder, TabularVAE
 from aekit.estimators.tcvae import BetaTCVAE
 from aekit.estimators.vae import VAE
+from aekit.estimators.vaegan import VAEGAN
 from aekit.estimators.vqvae import VQVAE
 from aekit.estimators.wae import WassersteinAutoEncoder
 

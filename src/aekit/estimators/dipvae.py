@@ -52,6 +52,7 @@ class DIPVAE(VAE):
         ),
     }
     _adds_elbo_terms = True
+    _gaussian_posterior_terms = True
     cli_name = "dipvae"
 
     def _lambda_d(self) -> float:

@@ -49,6 +49,7 @@ class FactorVAE(VAE):
     }
     _module_cls = FactorVAEModule
     _adds_elbo_terms = True
+    _gaussian_posterior_terms = True
     cli_name = "factorvae"
 
     def _module_parts(self) -> dict[str, Any]:

@@ -75,6 +75,7 @@ class Flow(BaseAutoEncoder):
     # A bijection: the "code" is as wide as the input by construction, and samples come from N(0, I).
     _wide_codes_regularized = True
     _samples_from_prior = True
+    cli_name = "flow"
 
     @property
     def latent_dim(self) -> int:

@@ -347,6 +347,14 @@ def train_config(estimator: Any, table: dict[str, Param], **settings: Any) -> Tr
 
 
 def cli_params(tables: Iterable[dict[str, Param]]) -> dict[str, Param]:
-    """The parameters that are ``aekit train`` flags (shared by every model the CLI names)."""
-    tables = list(tables)
-    return {n: p for n, p in tables[0].items() if p.cli and all(n in t for t in tables)} if tables else {}
+    """The parameters that are ``aekit train`` flags: every parameter some model the CLI names marks
+    ``cli``, each described (and its flag parsed) by the first table declaring it.
+
+    A flag need not be shared: a model takes the flags of its own parameters and refuses the others
+    (e.g. ``--kind`` is the Flow's, ``--latent-dim`` every model's but the Flow's)."""
+    flags: dict[str, Param] = {}
+    for table in tables:
+        for name, param in table.items():
+            if param.cli:
+                flags.setdefault(name, param)
+    return flags

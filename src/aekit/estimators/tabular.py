@@ -363,6 +363,7 @@ class TabularVAE(TabularMixin, VAE):
             "objective": self.objective,
             "n_importance_samples": self.n_importance_samples,
             "n_conditions": 0,
+            "posterior_flow": self._posterior_flow(encoder.out_features),
         }
 
     def transform(self, X: Any, y: Any = None) -> np.ndarray:

@@ -20,6 +20,7 @@ class BetaTCVAE(VAE):
         "tc_weight": Param(6.0, Real(), "Weight of the total correlation (the paper's beta; 6 on dSprites, 1 is the VAE).")
     }
     _adds_elbo_terms = True
+    _gaussian_posterior_terms = True
     cli_name = "betatcvae"
 
     def _loss_terms(self) -> list[LossTerm]:

@@ -39,8 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.models.base import BaseModule
-from aekit.models.terms import ForwardPass, LossTerm
-from aekit.models.vae import standard_normal_log_prob
+from aekit.models.terms import ForwardPass, LossTerm, standard_normal_log_prob
 
 FLOW_KINDS = ("realnvp", "maf")
 
@@ -511,6 +510,42 @@ def make_flow(
             if k > 0:
                 layers.append(Reverse(dim))
             layers.append(MaskedAffineAutoregressive(dim, hidden, context_dim=context_dim))
+    return Flow(layers, dim)
+
+
+def make_iaf_posterior(
+    dim: int, n_layers: int = 2, hidden: Sequence[int] = (320, 320), context_dim: int = 0, gate_bias: float = 2.0
+) -> Flow:
+    """A VAE posterior flow of ``n_layers`` :class:`InverseAutoregressive` steps (Kingma et al., 2016).
+
+    A :class:`Reverse` between steps lets every dimension condition the others, as in the
+    paper; the output keeps the dimension order of the input.  Run with :meth:`Flow.transform` on a Gaussian draw ``z_0`` and the encoder's
+    features ``h`` as context: ``z, log_det = flow.transform(z_0, h)``, then
+    ``log q(z|x) = log q(z_0|x) - log_det``.  (Here the layers run in the sampling
+    direction; the flow's standard-normal base is not used.)
+
+    Parameters
+    ----------
+    dim : int
+        Latent size.
+    n_layers : int
+        IAF steps; the paper's MNIST models use 2 to 8.
+    hidden : sequence of int
+        Hidden widths of each step's MADE (the paper's "width", 320 or 1920).
+    context_dim : int
+        Size of the encoder features ``h`` every step sees.
+    gate_bias : float
+        Starts each gate near ``sigmoid(gate_bias)``: a step first changes ``z`` little.
+    """
+    layers: list[InvertibleLayer] = []
+    for k in range(n_layers):
+        if k > 0:
+            layers.append(Reverse(dim))
+        layers.append(InverseAutoregressive(dim, hidden, context_dim=context_dim, gate_bias=gate_bias))
+    if n_layers % 2 == 0:
+        # Back to the Gaussian's order: steps whose outputs stay near their inputs then leave z near z_0,
+        # dimension by dimension (an odd number of reversals would swap the code's dimensions).
+        layers.append(Reverse(dim))
     return Flow(layers, dim)
 
 

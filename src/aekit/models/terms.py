@@ -13,11 +13,24 @@ term added to its parent's list, not a copied model::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.func import jacrev, vmap
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I), summed over the last axis."""
+    return -0.5 * (z.square() + _LOG_2PI).sum(-1)
+
+
+def diagonal_normal_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag(exp(logvar))), summed over the last axis."""
+    return -0.5 * ((z - mu).square() * torch.exp(-logvar) + logvar + _LOG_2PI).sum(-1)
 
 
 @dataclass
@@ -27,8 +40,11 @@ class ForwardPass:
     ``x`` is the target, ``x_in`` what the encoder saw (after corruption); ``code`` the
     deterministic code (the posterior mean for probabilistic models); ``z`` the code
     that was decoded (a posterior draw for probabilistic models); ``logvar`` the
-    posterior log-variance (None when deterministic); ``out`` the decoder output (the
-    likelihood's parameters); ``condition`` the one-hot condition of a conditional model.
+    log-variance of a diagonal-Gaussian posterior (None when deterministic, and when the
+    posterior is no diagonal Gaussian, e.g. a flow); ``out`` the decoder output (the
+    likelihood's parameters); ``condition`` the one-hot condition of a conditional model;
+    ``log_posterior`` the posterior's log-density ``log q(z|x)`` at ``z`` per sample, where
+    the model has one (None otherwise).
     """
 
     x: torch.Tensor
@@ -38,6 +54,7 @@ class ForwardPass:
     out: torch.Tensor
     logvar: torch.Tensor | None = None
     condition: torch.Tensor | None = None
+    log_posterior: torch.Tensor | None = None
 
 
 class LossTerm(nn.Module):
@@ -113,6 +130,20 @@ class GaussianKL(LossTerm):
         if self.free_bits <= 0:
             return value
         return gaussian_kl(p.code, p.logvar).mean(0).clamp(min=self.free_bits).sum()
+
+
+class MonteCarloKL(LossTerm):
+    """``log q(z|x) - log N(z; 0, I)`` at the decoded draw ``z``, per sample: a one-draw estimate of the KL.
+
+    For posteriors without a closed-form KL, such as the inverse autoregressive flow
+    of Kingma et al. (2016), who train on this single-sample estimate.  It reads
+    ``p.log_posterior``; ``weight`` is beta, as for :class:`GaussianKL`.
+    """
+
+    name = "kl"
+
+    def forward(self, module: nn.Module, p: ForwardPass) -> torch.Tensor:
+        return p.log_posterior - standard_normal_log_prob(p.z)
 
 
 class L1Activity(LossTerm):

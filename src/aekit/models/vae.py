@@ -6,30 +6,50 @@ Sampling uses the reparameterization trick ``z = mu + sigma * eps``.  The ELBO's
 parts are loss terms (:class:`~aekit.models.terms.Reconstruction` and
 :class:`~aekit.models.terms.GaussianKL`, which carries beta, warm-up and free bits);
 relatives add terms to them.
+
+With a ``posterior_flow`` (inverse autoregressive steps, Kingma et al., 2016) the
+Gaussian draw is pushed through the flow, whose context is the encoder's features:
+``z = f(mu + sigma * eps; h)`` and ``log q(z|x) = log N(z_0; mu, sigma^2) - log |det
+df/dz_0|``, exact for the draw at hand, so the KL is charged as the one-draw estimate
+:class:`~aekit.models.terms.MonteCarloKL` and importance weights use the exact density.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from aekit.models.base import BaseModule, Transform
-from aekit.models.terms import ForwardPass, LossTerm, gaussian_kl
+from aekit.models.terms import (  # the densities' home is terms.py; imported from here by older code
+    ForwardPass,
+    LossTerm,
+    diagonal_normal_log_prob,
+    gaussian_kl,
+    standard_normal_log_prob,
+)
 from aekit.nn.likelihoods import Likelihood
 
-_LOG_2PI = math.log(2 * math.pi)
 OBJECTIVES = ("elbo", "iwae")
+__all__ = ["OBJECTIVES", "PosteriorDraw", "VAEModule", "diagonal_normal_log_prob", "standard_normal_log_prob"]
 
 
-def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (z.square() + _LOG_2PI).sum(-1)
+class PosteriorDraw(NamedTuple):
+    """One reparameterized draw ``z`` of q(z|x) with its log-density ``log_q``, per sample.
 
+    ``mu`` and ``logvar`` are those of the Gaussian the draw starts from (the whole
+    posterior when there is no flow); ``code`` is the deterministic code, the image of
+    ``mu`` (``mu`` itself without a flow).
+    """
 
-def diagonal_normal_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return -0.5 * ((z - mu).square() * torch.exp(-logvar) + logvar + _LOG_2PI).sum(-1)
+    z: torch.Tensor
+    log_q: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    code: torch.Tensor
 
 
 class VAEModule(BaseModule):
@@ -45,6 +65,11 @@ class VAEModule(BaseModule):
       The encoder must then take ``n_conditions`` extra input features or channels.
       Without a condition, :meth:`encode` uses the label with the highest ELBO
       surrogate (:meth:`most_likely_condition`).
+    * ``posterior_flow`` (a :class:`~aekit.models.flows.Flow` whose layers take the
+      encoder's features as context, e.g. :func:`~aekit.models.flows.make_iaf_posterior`):
+      the posterior is the flow's image of the diagonal Gaussian; :meth:`encode` is the
+      image of its mean, ``ForwardPass.logvar`` is None and ``log_posterior`` holds the
+      exact log q(z|x) of the draw.
     """
 
     def __init__(
@@ -60,6 +85,7 @@ class VAEModule(BaseModule):
         objective: str = "elbo",
         n_importance_samples: int = 1,
         n_conditions: int = 0,
+        posterior_flow: nn.Module | None = None,
     ):
         super().__init__(terms, corruption, resample)
         self.encoder = encoder
@@ -70,17 +96,47 @@ class VAEModule(BaseModule):
         self.objective = objective
         self.n_importance_samples = int(n_importance_samples)
         self.n_conditions = int(n_conditions)
+        self.posterior_flow = posterior_flow
+
+    def _gaussian_and_context(
+        self, x: torch.Tensor, condition: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(mu, logvar, h)``: the Gaussian's parameters and the encoder features they come from."""
+        h = self.encoder(self._conditioned(x, condition))
+        mu, logvar = self.posterior(h).chunk(2, dim=-1)
+        return mu, logvar, h
 
     def posterior_params(
         self, x: torch.Tensor, condition: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.posterior(self.encoder(self._conditioned(x, condition))).chunk(2, dim=-1)
-        return mu, logvar
+        """``(mu, logvar)`` of the diagonal Gaussian (with a flow: the Gaussian the flow starts from)."""
+        return self._gaussian_and_context(x, condition)[:2]
+
+    def _through_flow(self, z0: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, log |det dz/dz0|)``; the identity (log-det 0) without a flow."""
+        if self.posterior_flow is None:
+            return z0, z0.new_zeros(z0.shape[:-1])
+        return self.posterior_flow.transform(z0, h)
+
+    def sample_posterior(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, eps: torch.Tensor | float | None = None
+    ) -> PosteriorDraw:
+        """One draw of q(z|x) per row, from the standard-normal noise ``eps`` (drawn when None; 0.0 gives
+        the image of the mean)."""
+        mu, logvar, h = self._gaussian_and_context(x, condition)
+        eps = torch.randn_like(mu) if eps is None else eps
+        z0 = mu + torch.exp(0.5 * logvar) * eps
+        log_q0 = diagonal_normal_log_prob(z0, mu, logvar)
+        if self.posterior_flow is None:
+            return PosteriorDraw(z0, log_q0, mu, logvar, mu)
+        z, log_det = self._through_flow(z0, h)
+        return PosteriorDraw(z, log_q0 - log_det, mu, logvar, self._through_flow(mu, h)[0])
 
     def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         if self.n_conditions and condition is None:
             condition = self.most_likely_condition(x)
-        return self.posterior_params(x, condition)[0]
+        mu, _, h = self._gaussian_and_context(x, condition)
+        return self._through_flow(mu, h)[0]
 
     @torch.no_grad()
     def most_likely_condition(self, x: torch.Tensor) -> torch.Tensor:
@@ -107,10 +163,16 @@ class VAEModule(BaseModule):
 
     def forward_pass(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> ForwardPass:
         x, x_in = self.training_inputs(x)
-        mu, logvar = self.posterior_params(x_in, condition)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        draw = self.sample_posterior(x_in, condition)
         return ForwardPass(
-            x=x, x_in=x_in, code=mu, z=z, out=self.decoder_output(z, condition), logvar=logvar, condition=condition
+            x=x,
+            x_in=x_in,
+            code=draw.code,
+            z=draw.z,
+            out=self.decoder_output(draw.z, condition),
+            logvar=draw.logvar if self.posterior_flow is None else None,
+            condition=condition,
+            log_posterior=draw.log_q,
         )
 
     def reports(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -123,9 +185,8 @@ class VAEModule(BaseModule):
             return super().loss_terms(x, condition, epoch)
         x, _ = self.training_inputs(x)
         k = self.n_importance_samples
-        log_w, log_px_z, mu, logvar = self._importance_terms(x, k, condition)
+        log_w, log_px_z, kl = self._importance_terms(x, k, condition)
         reconstruction = -log_px_z.mean(1)
-        kl = gaussian_kl(mu, logvar).sum(-1)
         bound = torch.logsumexp(log_w, dim=1) - math.log(k)
         return {
             "reconstruction": reconstruction,
@@ -145,27 +206,40 @@ class VAEModule(BaseModule):
         """Deterministic ELBO surrogate: log p(x | z=mu) - KL(q(z|x) || p(z)).
 
         Without a condition, a conditional model scores each row under its most likely label.
+        With a posterior flow, which has no closed-form KL, the KL is its one-point value
+        ``log q(z|x) - log p(z)`` at the code ``z = f(mu)`` (the draw of noise 0).
         """
         if self.n_conditions and condition is None:
             condition = self.most_likely_condition(x)
-        mu, logvar = self.posterior_params(x, condition)
-        reconstruction = self.likelihood.nll(self.decoder_output(mu, condition), x)
-        return -(reconstruction + gaussian_kl(mu, logvar).sum(-1))
+        if self.posterior_flow is None:
+            mu, logvar = self.posterior_params(x, condition)
+            reconstruction = self.likelihood.nll(self.decoder_output(mu, condition), x)
+            return -(reconstruction + gaussian_kl(mu, logvar).sum(-1))
+        draw = self.sample_posterior(x, condition, eps=0.0)
+        reconstruction = self.likelihood.nll(self.decoder_output(draw.z, condition), x)
+        return -(reconstruction + draw.log_q - standard_normal_log_prob(draw.z))
 
     def _importance_terms(
         self, x: torch.Tensor, n_samples: int, condition: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(log w, log p(x | z), mu, logvar)`` with the first two of shape ``(n, k)``."""
-        mu, logvar = self.posterior_params(x, condition)
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(log w, log p(x | z), KL)``: the first two of shape ``(n, k)``; the KL ``(n,)`` is in
+        closed form for the Gaussian posterior, the mean of ``log q - log p`` over the draws with a flow."""
+        mu, logvar, h = self._gaussian_and_context(x, condition)
         n = x.shape[0]
         eps = torch.randn(n_samples, n, self.latent_dim, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps  # (k, n, latent)
+        log_q = diagonal_normal_log_prob(z, mu, logvar)
+        if self.posterior_flow is not None:
+            z, log_det = self._through_flow(z.reshape(n_samples * n, -1), h.repeat(n_samples, 1))
+            z, log_q = z.reshape(n_samples, n, -1), log_q - log_det.reshape(n_samples, n)
         repeated = None if condition is None else condition.repeat(n_samples, 1)
         out = self.decoder_output(z.reshape(n_samples * n, -1), repeated)
         x_rep = x.unsqueeze(0).expand(n_samples, *x.shape).reshape(n_samples * n, *x.shape[1:])
         log_px_z = -self.likelihood.nll(out, x_rep).reshape(n_samples, n)
-        log_w = log_px_z + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar)
-        return log_w.T, log_px_z.T, mu, logvar
+        log_pz = standard_normal_log_prob(z)
+        log_w = log_px_z + log_pz - log_q
+        kl = gaussian_kl(mu, logvar).sum(-1) if self.posterior_flow is None else (log_q - log_pz).mean(0)
+        return log_w.T, log_px_z.T, kl
 
     def log_importance_weights(
         self, x: torch.Tensor, n_samples: int, condition: torch.Tensor | None = None
