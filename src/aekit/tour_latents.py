@@ -188,7 +188,7 @@ def kl_figure(usage: Mapping[str, Mapping[str, list]]) -> ReportFigure:
         "above 0.01; Burda et al. 2016); grey ones have collapsed onto the prior and the decoder ignores them. "
         "While tuning the KL weight (beta), inspect this distribution: a larger beta switches dimensions off and "
         "blurs reconstructions, a smaller one spreads information over many entangled dimensions "
-        "(benchmarks/results/disentanglement_beta_sweep.png shows the trade-off on shapes).",
+        "(the beta sweep in benchmarks/README.md shows the trade-off on shapes).",
     )
 
 
