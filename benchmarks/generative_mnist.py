@@ -149,7 +149,10 @@ def run_fit(recipes_: dict[str, Recipe], key: str, seed: int, args, data, space,
             "model": name, "seed": seed, "estimator": recipe.estimator, "sampler": recipe.sampler,
             "params": {k: v for k, v in estimator.get_params().items() if not callable(v)},
             **scores,
+            # This process's seconds: a fit resumed from its checkpoint counts its resumed part only, so the
+            # trainer's clock summed over the history's epochs (kept in the checkpoint) is reported beside them.
             "fit_cpu_seconds": fit_cpu, "fit_wall_seconds": fit_wall,
+            "epoch_seconds_total": float(sum(estimator.history_["seconds"])),
             # Drawing includes fitting the sampler's density (mixture, flow or code prior) on the first call.
             "sample_cpu_seconds": sample_cpu, "sample_wall_seconds": sample_wall,
             "final_train_loss": float(estimator.history_["train_loss"][-1]),
