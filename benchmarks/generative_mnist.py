@@ -89,7 +89,7 @@ def resolve_models(names: list[str]) -> dict[str, Recipe]:
     return resolved
 
 
-def _estimator(recipe: Recipe, args, seed: int):
+def make_estimator(recipe: Recipe, args, seed: int):
     """The recipe's estimator at the benchmark's budget: every image trained on, no early stopping."""
     import aekit
 
@@ -124,6 +124,7 @@ def draw(recipe: Recipe, estimator, x_train: np.ndarray, n_samples: int, seed: i
 
 
 def timed(action: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``action()``'s value, and the CPU seconds (all threads of this process) and wall seconds it took."""
     cpu, wall = time.process_time(), time.perf_counter()
     value = action()
     return value, time.process_time() - cpu, time.perf_counter() - wall
@@ -136,7 +137,7 @@ def run_fit(recipes_: dict[str, Recipe], key: str, seed: int, args, data, space,
     x_train, x_test = data
     sharing = {name: r for name, r in recipes_.items() if r.fit_key(seed) == key}
     first = next(iter(sharing.values()))
-    estimator = _estimator(first, args, seed)
+    estimator = make_estimator(first, args, seed)
     fit_options = {} if cache is None else {"checkpoint_dir": str(cache / "fits" / key), "resume": True}
     load_before = load_average()
     _, fit_cpu, fit_wall = timed(lambda: estimator.fit(x_train, **fit_options))
@@ -238,6 +239,7 @@ def main() -> None:
     if not 2 <= args.n_samples <= 10000:
         raise SystemExit(f"--n-samples must be between 2 and 10000 (the test images); got {args.n_samples}.")
 
+    models = resolve_models(args.models)  # before minutes of loading and training: a misspelt name fails now
     from aekit import viz
     from aekit.data import load_mnist
     from aekit.metrics import fit_feature_extractor, sample_quality
@@ -250,7 +252,6 @@ def main() -> None:
     cache = None if args.checkpoint_dir is None else Path(args.checkpoint_dir)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-    models = resolve_models(args.models)
 
     space, space_cpu, _ = timed(lambda: fit_feature_extractor(x_train, y_train, epochs=args.classifier_epochs))
     classifier_accuracy = float(np.mean(space.predict(x_test) == y_test))
