@@ -236,8 +236,11 @@ def main() -> None:
     parser.add_argument("--checkpoint-dir", help="cache results and fits here; rerunning the command resumes")
     parser.add_argument("--figure", default=str(REPO_ROOT / "benchmarks" / "results" / "generative_mnist_samples.png"))
     args = parser.parse_args()
-    if not 2 <= args.n_samples <= 10000:
-        raise SystemExit(f"--n-samples must be between 2 and 10000 (the test images); got {args.n_samples}.")
+    if not 10 <= args.n_samples <= 10000:
+        raise SystemExit(
+            "--n-samples must be between 10 (precision and recall need neighbours) and 10000 (the test "
+            f"images); got {args.n_samples}."
+        )
 
     models = resolve_models(args.models)  # before minutes of loading and training: a misspelt name fails now
     from aekit import viz
