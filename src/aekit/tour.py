@@ -52,6 +52,7 @@ from aekit.tour_latents import (
     latent_usage,
     traversal_figure,
 )
+from aekit.tour_samples import samples_section
 from aekit.utils.files import atomic_write
 from aekit.viz import MetricSpec, MetricsTable, ReportFigure
 from aekit.viz.explorer import latent_explorer
@@ -593,6 +594,18 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
         has_sampler = factor_sampler(data.X_test, data.factors_test) is not None
         names = data.factor_names or [f"factor {k}" for k in range(data.factors_test.shape[1])]
         figures.append(disentanglement_table(scores, names, has_sampler))
+    samples, sample_scores = samples_section(
+        {name: r.model for name, r in results.items()},
+        data.X_train[data.fit_mask],
+        None if data.y_train is None else data.y_train[data.fit_mask],
+        data.X_test[data.seen_test_mask],
+        as_pictures=not data.is_table,
+        scale=scale,
+    )
+    for name, quality in sample_scores.items():
+        results[name].metrics["sample_quality"] = quality  # into metrics.json with the other numbers
+    if samples is not None and not data.is_table:
+        figures.append(samples)
     if not data.is_table:
         figures.extend(_picture_figures(results, networks, data, scale))
     if data.held_out is not None:
@@ -613,6 +626,8 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
         )
     if table_figures:
         figures.append(table_figures[1])
+        if samples is not None:
+            figures.append(samples)
     else:
         figures.append(
             ReportFigure.from_figure(
@@ -643,22 +658,8 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
 def _picture_figures(
     results: Mapping[str, ModelResult], networks: Mapping[str, ModelResult], data: TourData, scale: viz.PixelScale
 ) -> list[ReportFigure]:
-    """Generated samples, interpolations and the VAE's traversal: decodings drawn as pictures."""
+    """Interpolations and the VAE's traversal: decodings drawn as pictures."""
     figures = []
-    samples = {}
-    for name, r in networks.items():
-        with contextlib.suppress(ValueError):  # no code density (e.g. a model file from before sampling)
-            samples[name] = r.model.sample(N_SHOWN, random_state=0)
-    if samples:
-        figures.append(
-            ReportFigure.from_figure(
-                "Generated samples",
-                viz.plot_samples(samples, scale),
-                "New inputs invented by each model: the VAE decodes random draws from its prior, the other "
-                "autoencoders decode draws from a mixture of Gaussians fitted to their training codes. Good "
-                "samples look like plausible inputs and differ from one another.",
-            )
-        )
     a, b = _pair(data)
     paths = {
         name: aekit.interpolate(
