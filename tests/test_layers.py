@@ -34,6 +34,7 @@ LAYERS = [
     "aekit.table_runs",  # the run folder of a table model (schema, embeddings)
     "aekit.run_config",  # aekit train --config and the run folder's config.toml
     "aekit.tour_latents",  # the report's sections on a VAE-family code (KL, traversals, disentanglement)
+    "aekit.tour_samples",  # the report's samples of every generative model, with their offline quality
     "aekit.tour",  # aekit tour / aekit report
     "aekit.cluster_report",  # aekit cluster --report
     "aekit.table_tour",  # aekit tour on a table
