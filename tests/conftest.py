@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from threadpoolctl import threadpool_limits
 
 import aekit
@@ -49,6 +50,15 @@ def mnist_path():
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a whole test module (its models are tiny; extra threads only contend)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -10,12 +10,7 @@ import aekit
 from aekit.metrics import frechet_distance
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _distance_to_prior(codes: np.ndarray) -> float:

@@ -13,13 +13,8 @@ import aekit
 from aekit.models.vae import standard_normal_log_prob
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Small flows on a shared machine: a second thread only adds contention (measured 16x slower).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Small flows on a shared machine: a second thread only adds contention (measured 16x slower).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _mixture(n: int, seed: int) -> np.ndarray:

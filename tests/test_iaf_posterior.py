@@ -15,12 +15,7 @@ from aekit.models.terms import diagonal_normal_log_prob, gaussian_kl, standard_n
 TINY = dict(latent_dim=3, hidden=(16,), architecture="mlp", batch_size=64, random_state=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

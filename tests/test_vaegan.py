@@ -13,12 +13,7 @@ LOSSES = ("train_loss", "train_reconstruction", "train_kl", "train_feature_recon
           "train_adversary")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pairwise_distances(samples: np.ndarray) -> np.ndarray:
