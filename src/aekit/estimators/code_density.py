@@ -23,6 +23,7 @@ spread wider, and on the digits its held-out log-likelihood of the codes is lowe
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 import torch
 
+from aekit.models.base import BaseModule
 from aekit.models.code_prior import AutoregressiveCodePrior, CodePriorModule
 from aekit.models.flows import FlowModule, make_flow
 from aekit.train.trainer import TrainConfig, Trainer
@@ -40,9 +42,10 @@ MAX_CODES_FOR_DENSITY = 10_000  # the mixture is for sampling; more codes only c
 DEFAULT_COMPONENTS = 10
 #: The code sampler's flow: RealNVP (MAF for a 1-D code, which a coupling cannot split).
 CODE_FLOW_LAYOUT = {"n_layers": 5, "hidden": [64, 64]}
-#: Its training: Adam at the usual rate, early stopping on a tenth of the codes held out.
+#: Its training: Adam at the usual rate, early stopping on the held-out codes.
 CODE_FLOW_TRAINING = TrainConfig(epochs=300, batch_size=128, learning_rate=1e-3, patience=30, description="code flow")
-CODE_FLOW_VALIDATION_FRACTION = 0.1
+#: Share of the codes held out for early stopping, by the flow and by the VQ-VAE's code prior.
+HELD_OUT_FRACTION = 0.1
 #: The VQ-VAE's prior over entry numbers (see :mod:`aekit.models.code_prior`) and its training.
 CODE_PRIOR_LAYOUT = {"embedding_dim": 64, "hidden": 128}
 CODE_PRIOR_TRAINING = TrainConfig(epochs=100, batch_size=128, learning_rate=3e-3, patience=5, description="code prior")
@@ -87,6 +90,23 @@ def sample_code_density(
     return codes[check_random_state(random_state).permutation(n_samples)]
 
 
+def _fit_by_likelihood(
+    make_module: Callable[[], BaseModule], data: torch.Tensor, config: TrainConfig, seed: int
+) -> np.ndarray:
+    """Train ``make_module()`` on ``data`` with aekit's trainer, on CPU, early stopping on a held-out tenth.
+
+    ``seed`` fixes the initialisation, the held-out rows and the batch order.  Returns the
+    fitted parameters as one float32 vector (what a model file keeps beside the layout).
+    """
+    order = np.random.RandomState(seed).permutation(len(data))
+    n_val = int(len(data) * HELD_OUT_FRACTION)
+    held_out, train = torch.as_tensor(np.sort(order[:n_val])), torch.as_tensor(np.sort(order[n_val:]))
+    with torch_seeded(seed, torch.device("cpu")):
+        module = make_module()
+        Trainer(config).fit(module, data[train], data[held_out] if n_val else None)
+    return torch.nn.utils.parameters_to_vector(module.parameters()).detach().numpy()
+
+
 def _code_flow(layout: dict[str, Any]) -> FlowModule:
     return FlowModule(make_flow(layout["dim"], layout["n_layers"], tuple(layout["hidden"]), layout["kind"]))
 
@@ -101,13 +121,7 @@ def fit_code_flow(codes: np.ndarray, seed: int) -> tuple[dict[str, Any], np.ndar
     codes = torch.as_tensor(np.asarray(codes, dtype=np.float32))
     dim = codes.shape[1]
     layout = {"dim": int(dim), "kind": "realnvp" if dim >= 2 else "maf", **CODE_FLOW_LAYOUT}
-    order = np.random.RandomState(seed).permutation(len(codes))
-    n_val = int(len(codes) * CODE_FLOW_VALIDATION_FRACTION)
-    held_out, train = torch.as_tensor(np.sort(order[:n_val])), torch.as_tensor(np.sort(order[n_val:]))
-    with torch_seeded(seed, torch.device("cpu")):
-        module = _code_flow(layout)
-        Trainer(CODE_FLOW_TRAINING).fit(module, codes[train], codes[held_out] if n_val >= 2 else None)
-    return layout, torch.nn.utils.parameters_to_vector(module.parameters()).detach().numpy()
+    return layout, _fit_by_likelihood(lambda: _code_flow(layout), codes, CODE_FLOW_TRAINING, seed)
 
 
 def sample_code_flow(layout: dict[str, Any], parameters: np.ndarray, n_samples: int, random_state: Any = None) -> np.ndarray:
@@ -154,13 +168,7 @@ def fit_code_prior(indices: np.ndarray, codebook_size: int, seed: int) -> tuple[
     """
     indices = torch.as_tensor(np.asarray(indices, dtype=np.int64))
     layout = {"codebook_size": int(codebook_size), "n_positions": int(indices.shape[1]), **CODE_PRIOR_LAYOUT}
-    order = np.random.RandomState(seed).permutation(len(indices))
-    n_val = int(len(indices) * CODE_FLOW_VALIDATION_FRACTION)
-    held_out, train = torch.as_tensor(np.sort(order[:n_val])), torch.as_tensor(np.sort(order[n_val:]))
-    with torch_seeded(seed, torch.device("cpu")):
-        module = _code_prior(layout)
-        Trainer(CODE_PRIOR_TRAINING).fit(module, indices[train], indices[held_out] if n_val >= 1 else None)
-    return layout, torch.nn.utils.parameters_to_vector(module.parameters()).detach().numpy()
+    return layout, _fit_by_likelihood(lambda: _code_prior(layout), indices, CODE_PRIOR_TRAINING, seed)
 
 
 def sample_code_prior(
