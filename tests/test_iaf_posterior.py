@@ -175,3 +175,16 @@ def test_iaf_trains_with_the_importance_weighted_objective_and_a_condition(digit
 def test_settings_a_flow_posterior_cannot_honour_are_refused(make, message, flat_digits):
     with pytest.raises(ValueError, match=message):
         make().set_params(epochs=1).fit(flat_digits[:100])
+
+
+def test_kl_per_dimension_refuses_a_flow_posterior_and_the_report_leaves_it_out_of_the_kl_ranking(flat_digits):
+    """An IAF posterior's KL does not split over dimensions: the metric says so instead of reporting the base's."""
+    from aekit.tour_latents import is_vae_family
+
+    iaf = aekit.VAE(latent_dim=4, hidden=(32,), posterior="iaf", flow_hidden=(16,), epochs=1, random_state=0)
+    iaf.fit(flat_digits[:200])
+    with pytest.raises(ValueError, match="posterior='iaf'.*active_dimensions"):
+        aekit.metrics.kl_per_dimension(iaf, flat_digits[:50])
+    assert not is_vae_family(iaf)
+    gaussian = aekit.VAE(latent_dim=4, hidden=(32,), epochs=1, random_state=0).fit(flat_digits[:200])
+    assert is_vae_family(gaussian) and aekit.metrics.kl_per_dimension(gaussian, flat_digits[:50]).shape == (4,)

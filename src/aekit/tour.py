@@ -365,9 +365,9 @@ def evaluate(model: Any, data: TourData, fit_seconds: float | None, epochs: int 
         metrics["auroc"] = aekit.metrics.auroc(data.y_test == data.held_out, test_errors)
     if is_vae_family(model):
         metrics.update(latent_usage(model, data.X_test))
-        if data.factors_test is not None:
-            sampler = factor_sampler(data.X_test, data.factors_test)
-            metrics["disentanglement"] = disentanglement_scores(model, data.X_test, data.factors_test, sampler)
+    if isinstance(model, aekit.VAE) and data.factors_test is not None:
+        sampler = factor_sampler(data.X_test, data.factors_test)
+        metrics["disentanglement"] = disentanglement_scores(model, data.X_test, data.factors_test, sampler)
     for spec in METRICS:
         if metrics[spec.key] is not None:
             metrics[spec.key] = round(metrics[spec.key], spec.decimals)
@@ -589,7 +589,7 @@ def build_figures(results: Mapping[str, ModelResult], data: TourData) -> list[Re
     usage = {name: r.metrics for name, r in networks.items() if is_vae_family(r.model)}
     if usage:
         figures.append(kl_figure(usage))
-    scores = {name: m["disentanglement"] for name, m in usage.items() if "disentanglement" in m}
+    scores = {name: r.metrics["disentanglement"] for name, r in networks.items() if "disentanglement" in r.metrics}
     if scores:
         has_sampler = factor_sampler(data.X_test, data.factors_test) is not None
         names = data.factor_names or [f"factor {k}" for k in range(data.factors_test.shape[1])]

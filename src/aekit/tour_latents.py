@@ -52,8 +52,8 @@ SCORE_DECIMALS = 3
 
 
 def is_vae_family(model: Any) -> bool:
-    """Whether ``model`` has a Gaussian posterior whose KL per dimension the report can rank."""
-    return isinstance(model, aekit.VAE)
+    """Whether ``model`` has a Gaussian posterior whose KL per dimension the report can rank (not an IAF's)."""
+    return isinstance(model, aekit.VAE) and model.posterior == "gaussian"
 
 
 def latent_usage(model: Any, X_test: np.ndarray) -> dict[str, list]:

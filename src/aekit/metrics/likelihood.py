@@ -24,7 +24,8 @@ def _model_input(estimator: Any, X: Any, metric: str) -> torch.Tensor:
 def elbo(estimator: Any, X: Any, n_samples: int = 1, random_state: Any = None, y: Any = None) -> np.ndarray:
     """Per-sample evidence lower bound in nats (higher is better), averaged over ``n_samples`` draws of z.
 
-    ``E_q[log p(x|z)] - KL(q(z|x) || p(z))`` with the KL in closed form.  This is
+    ``E_q[log p(x|z)] - KL(q(z|x) || p(z))``, the KL in closed form for a Gaussian posterior
+    (for ``posterior="iaf"``, a Monte Carlo estimate from the same draw of z).  This is
     the k=1 importance-weighted bound; :func:`log_likelihood` tightens it.  A
     conditional VAE bounds log p(x | y) and needs the labels ``y``.
     """
@@ -59,7 +60,16 @@ def kl_per_dimension(estimator: Any, X: Any, y: Any = None) -> np.ndarray:
 
     Dimensions with KL near 0 carry no information about the input (posterior
     collapse).  A conditional VAE's posterior q(z | x, y) needs the labels ``y``.
+    Only a diagonal Gaussian posterior's KL splits over dimensions: a VAE with
+    ``posterior="iaf"`` is refused (its flow mixes the dimensions).
     """
+    posterior = getattr(estimator, "posterior", "gaussian")
+    if posterior != "gaussian":
+        raise ValueError(
+            f"kl_per_dimension needs a diagonal Gaussian posterior, whose KL is a sum over dimensions; this VAE "
+            f"has posterior={posterior!r}, whose flow mixes the dimensions, so no per-dimension KL exists. Use "
+            "aekit.metrics.active_dimensions for which dimensions carry information, or elbo/log_likelihood."
+        )
     x = _model_input(estimator, X, "kl_per_dimension")
     condition = estimator._condition(y, x.shape[0])
     kl = estimator._map_batches(
