@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aekit.estimators.autoencoder import AutoEncoder
-from aekit.estimators.params import SHARED_PARAMS, Param, Real, Widths, changed
+from aekit.estimators.params import ADVERSARIAL_EARLY_STOPPING, Param, Real, Widths
 from aekit.models.aae import AdversarialAutoEncoderModule, AdversarialPrior
 from aekit.models.terms import LossTerm
 
@@ -62,13 +62,7 @@ class AdversarialAutoEncoder(AutoEncoder):
             Real(0.0, 10.0, low_open=True),
             "Adam step size of the discriminator; at the autoencoder's 1e-3 it wins the game on the digits.",
         ),
-        "early_stopping": changed(
-            SHARED_PARAMS["early_stopping"],
-            default=False,
-            doc="Stop after patience epochs without improvement and restore the best weights. Off by default: "
-            "the generator's term rises "
-            "whenever the discriminator learns, so the game's loss says little about the model.",
-        ),
+        "early_stopping": ADVERSARIAL_EARLY_STOPPING,
     }
     _module_cls = AdversarialAutoEncoderModule
     _samples_from_prior = True

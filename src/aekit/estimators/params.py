@@ -278,6 +278,14 @@ SHARED_PARAMS: dict[str, Param] = {
     ),
 }
 
+#: Adversarial families (AAE, VAE-GAN) train without early stopping unless asked.
+ADVERSARIAL_EARLY_STOPPING = changed(
+    SHARED_PARAMS["early_stopping"],
+    default=False,
+    doc="Stop after patience epochs without improvement and restore the best weights. Off by default: the "
+    "generator's terms rise whenever the discriminator learns, so the game's loss says little about the model.",
+)
+
 _SECTION = re.compile(r"^(\s*)(Attributes|Notes|Examples|See Also|References)\n\1-{3,}\s*$", re.MULTILINE)
 
 

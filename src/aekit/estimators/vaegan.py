@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aekit.estimators.params import SHARED_PARAMS, Param, Real, Widths, changed
+from aekit.estimators.params import ADVERSARIAL_EARLY_STOPPING, Param, Real, Widths
 from aekit.estimators.vae import VAE
 from aekit.models.terms import LossTerm, Reconstruction
 from aekit.models.vaegan import DiscriminatorFeatureReconstruction, GeneratorAdversarial, VAEGANModule
@@ -84,13 +84,7 @@ class VAEGAN(VAE):
             "Adam step size of the discriminator. Faster ones win the game on MNIST (2e-4: its loss 0.15 "
             "by the third epoch), which leaves the generator's loss large.",
         ),
-        "early_stopping": changed(
-            SHARED_PARAMS["early_stopping"],
-            default=False,
-            doc="Stop after patience epochs without improvement and restore the best weights. Off by default: "
-            "the generator's and feature terms rise whenever the discriminator learns, so the loss says little "
-            "about the model.",
-        ),
+        "early_stopping": ADVERSARIAL_EARLY_STOPPING,
     }
     _module_cls = VAEGANModule
     # Its terms go beyond the ELBO (objective="iwae" would drop them); they read draws, not the Gaussian's
